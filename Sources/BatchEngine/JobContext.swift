@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import PostgresClient
+
+/// What a running job sees: its connection (inside the job's transaction),
+/// its logical date or as-of instant, the config, and the step recorder.
+///
+/// A context belongs to one run and is used by that run's task only.
+public final class JobContext {
+    public let job: JobDefinition
+    public let connection: Connection
+    public let config: BatchConfig
+    public let logger: Logger
+    /// Nightly jobs: D. Slot jobs: the date of T in TZ.
+    public let logicalDate: LocalDate
+    /// `[windowStart, windowEnd)`: the logical day, or (slot jobs) ending at T.
+    public let windowStart: Date?
+    public let windowEnd: Date
+    /// The as-of instant: `end_of(D)` for nightly jobs, T for slot jobs.
+    public var asOf: Date { windowEnd }
+    public let dryRun: Bool
+
+    let recorder: RunRecorder
+    let runID: Int64
+    private(set) var stepReports: [RunReport.Step] = []
+    private(set) var warnings: [String] = []
+
+    init(job: JobDefinition, connection: Connection, config: BatchConfig, logger: Logger, logicalDate: LocalDate,
+         windowStart: Date?, windowEnd: Date, dryRun: Bool, recorder: RunRecorder, runID: Int64) {
+        self.job = job
+        self.connection = connection
+        self.config = config
+        self.logger = logger
+        self.logicalDate = logicalDate
+        self.windowStart = windowStart
+        self.windowEnd = windowEnd
+        self.dryRun = dryRun
+        self.recorder = recorder
+        self.runID = runID
+    }
+
+    /// Parameters every job's SQL may use: `:day`, `:tz`, `:window_start`,
+    /// `:window_end` and `:as_of` (the same instant as `:window_end`).
+    public var baseParameters: [String: any PostgresEncodable] {
+        var p: [String: any PostgresEncodable] = [
+            "day": logicalDate, "tz": config.timezone, "window_end": windowEnd, "as_of": windowEnd,
+        ]
+        if let windowStart { p["window_start"] = windowStart }
+        return p
+    }
+
+    /// Records a warning for the run report (and logs it once).
+    public func warn(_ message: String) {
+        warnings.append(message)
+        logger.warning("\(message)")
+    }
+
+    /// Runs one recorded step: its row in `batch.job_run_steps` shows it
+    /// running, then its status, duration and counts.
+    @discardableResult
+    public func step(_ name: String, _ body: (Connection) async throws -> StepCounts) async throws -> StepCounts {
+        let number = stepReports.count + 1
+        let started = Date()
+        try await recorder.stepStarted(runID: runID, stepNo: number, name: name, at: started)
+        do {
+            let counts = try await body(connection)
+            let finished = Date()
+            try await recorder.stepFinished(runID: runID, stepNo: number, status: .succeeded, at: finished,
+                                            duration: finished.timeIntervalSince(started), counts: counts)
+            stepReports.append(RunReport.Step(number: number, name: name, status: .succeeded, started: started,
+                                              finished: finished, counts: counts))
+            logger.debug("step \(name) done", metadata: ["rows_written": "\(counts.rowsWritten)"])
+            return counts
+        } catch {
+            let finished = Date()
+            try? await recorder.stepFinished(runID: runID, stepNo: number, status: .failed, at: finished,
+                                             duration: finished.timeIntervalSince(started), counts: StepCounts())
+            stepReports.append(RunReport.Step(number: number, name: name, status: .failed, started: started,
+                                              finished: finished, counts: StepCounts()))
+            throw error
+        }
+    }
+
+    /// Runs every step of a job SQL file in order, binding `parameters`
+    /// (plus `baseParameters`) by name.
+    public func runSteps(_ sql: JobSQL, parameters: [String: any PostgresEncodable]) async throws {
+        let all = baseParameters.merging(parameters) { _, new in new }
+        for step in sql.steps {
+            try await self.step(step.name) { connection in
+                var counts = StepCounts()
+                for statement in step.statements {
+                    try counts.add(try await connection.query(named: statement, all))
+                }
+                return counts
+            }
+        }
+    }
+
+    var totals: StepCounts {
+        stepReports.reduce(into: StepCounts()) { sum, step in
+            sum.rowsRead += step.rowsRead
+            sum.rowsWritten += step.rowsWritten
+            for (reason, n) in step.badRows { sum.badRows[reason, default: 0] += n }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import Logging
+import PostgresClient
+
+/// What to run: one job for one logical date (nightly jobs) or as of one
+/// instant (slot jobs).
+public struct RunRequest: Sendable {
+    public var job: String
+    public var logicalDate: LocalDate?
+    public var at: Date?
+    public var trigger: RunTrigger
+    public var dryRun: Bool
+    public var parentRunID: Int64?
+    public var args: RunArgs
+
+    public init(job: String, logicalDate: LocalDate? = nil, at: Date? = nil, trigger: RunTrigger = .manual,
+                dryRun: Bool = false, parentRunID: Int64? = nil, args: RunArgs = RunArgs()) {
+        self.job = job
+        self.logicalDate = logicalDate
+        self.at = at
+        self.trigger = trigger
+        self.dryRun = dryRun
+        self.parentRunID = parentRunID
+        self.args = args
+    }
+}
+
+/// How a run ended.
+public struct RunOutcome: Sendable {
+    public var runID: Int64?
+    public var status: RunStatus
+    public var report: RunReport?
+    public var message: String?
+
+    public var exitStatus: ExitStatus {
+        switch status {
+        case .succeeded: return .success
+        case .skipped: return .tryLater
+        case .failed, .interrupted, .running: return .jobFailed
+        }
+    }
+}
+
+/// Runs one job: takes the job's advisory lock on the working connection,
+/// marks runs of dead processes `interrupted`, records the run, runs the
+/// job's steps in one transaction (rolled back on any error, or always for a
+/// dry run), then records the outcome and writes the report.
+public struct JobRunner: Sendable {
+    public let registry: JobRegistry
+    public let config: BatchConfig
+    public let target: DatabaseTarget
+    public let clock: BatchClock
+    public let logger: Logger
+    public let reports: ReportWriter
+    /// Prints the human summary on stderr after each run.
+    public var printSummary = true
+
+    public init(registry: JobRegistry, config: BatchConfig, target: DatabaseTarget, clock: BatchClock,
+                logger: Logger, reports: ReportWriter) {
+        self.registry = registry
+        self.config = config
+        self.target = target
+        self.clock = clock
+        self.logger = logger
+        self.reports = reports
+    }
+
+    public func run(_ request: RunRequest) async throws -> RunOutcome {
+        let job = try registry.require(request.job)
+        let work = try await target.connect(for: job.name)
+        try await Migrator.verifyCurrent(on: work)
+        try await AppSchemaCheck.verify(on: work)
+        let recorder = RunRecorder(connection: try await target.connect(for: "\(job.name)/recorder"))
+
+        let (logicalDate, windowStart, windowEnd) = try await window(for: job, request: request, on: work)
+        let start = RunRecorder.Start(
+            job: job.name, parentRunID: request.parentRunID,
+            logicalDate: job.kind == .slot ? nil : logicalDate,
+            windowStart: windowStart, windowEnd: windowEnd, trigger: request.trigger,
+            args: request.args, startedAt: Date())
+
+        let lock = AdvisoryLockKey(name: job.name)
+        guard try await work.tryAdvisoryLock(lock) else {
+            let holder = try await recorder.holderDescription(job: job.name, lock: lock)
+            let id = try await recorder.skipped(start, reason: holder)
+            logger.warning("\(holder); recorded run \(id) as skipped", metadata: ["job": "\(job.name)"])
+            return RunOutcome(runID: id, status: .skipped, report: nil, message: holder)
+        }
+        do {
+            let outcome = try await runHoldingLock(job: job, request: request, work: work, recorder: recorder,
+                                                   start: start, logicalDate: logicalDate,
+                                                   windowStart: windowStart, windowEnd: windowEnd)
+            _ = try? await work.advisoryUnlock(lock)
+            return outcome
+        } catch {
+            _ = try? await work.advisoryUnlock(lock)
+            throw error
+        }
+    }
+
+    private func runHoldingLock(job: JobDefinition, request: RunRequest, work: Connection, recorder: RunRecorder,
+                                start: RunRecorder.Start, logicalDate: LocalDate, windowStart: Date?,
+                                windowEnd: Date) async throws -> RunOutcome {
+        var start = start
+        // Run rows carry real times: the injectable clock decides dates, not durations.
+        start.startedAt = Date()
+        let runID = try await recorder.start(start)
+        var runLogger = logger
+        runLogger[metadataKey: "job"] = "\(job.name)"
+        runLogger[metadataKey: "run_id"] = "\(runID)"
+        let stale = try await recorder.markInterrupted(job: job.name, foundBy: runID, at: start.startedAt)
+        if stale > 0 { runLogger.warning("marked \(stale) earlier run(s) of \(job.name) interrupted: their process is gone") }
+
+        let context = JobContext(job: job, connection: work, config: config, logger: runLogger,
+                                 logicalDate: logicalDate, windowStart: windowStart, windowEnd: windowEnd,
+                                 dryRun: request.dryRun, recorder: recorder, runID: runID)
+        var failure: (any Error)?
+        do {
+            try await work.transaction { tx in
+                let t = config.timeouts(for: job.name)
+                try await tx.query("""
+                    SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true),
+                           set_config('idle_in_transaction_session_timeout', $3, true)
+                    """, [Self.milliseconds(t.statementSeconds), Self.milliseconds(t.lockSeconds),
+                          Self.milliseconds(t.idleInTransactionSeconds)])
+                try await job.run(context)
+                if request.dryRun { throw DryRunRollback() }
+            }
+        } catch is DryRunRollback {
+            runLogger.info("dry run: rolled back")
+        } catch {
+            failure = error
+        }
+
+        let finished = Date()
+        var report = RunReport(
+            runId: runID, parentRunId: request.parentRunID, job: job.name, logicalDate: start.logicalDate,
+            window: .init(start: windowStart, end: windowEnd), trigger: request.trigger, args: request.args,
+            host: recorder.host, pid: recorder.pid, version: BatchVersion.current,
+            status: failure == nil ? .succeeded : .failed, startedAt: start.startedAt, finishedAt: finished,
+            durationMs: max(0, Int((finished.timeIntervalSince(start.startedAt) * 1000).rounded())),
+            steps: context.stepReports, badRows: context.totals.badRows, warnings: context.warnings,
+            error: failure.map(Self.errorInfo),
+            totals: .init(rowsRead: context.totals.rowsRead, rowsWritten: context.totals.rowsWritten,
+                          badRows: context.totals.badRows.values.reduce(0, +)))
+        if !report.badRows.isEmpty {
+            let reasons = report.badRows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            runLogger.warning("skipped \(report.totals.badRows) bad input row(s): \(reasons)")
+        }
+        do {
+            try await recorder.finish(runID: runID, report: report)
+        } catch {
+            // The recorder's connection may have died with the server; one
+            // fresh connection gets a chance before we give up.
+            let retry = RunRecorder(connection: try await target.connect(for: "\(job.name)/recorder"))
+            try await retry.finish(runID: runID, report: report)
+        }
+        do {
+            let path = try reports.write(report)
+            runLogger.debug("report written to \(path)")
+        } catch {
+            report.warnings.append("\(error)")
+            runLogger.error("run \(runID) is recorded in batch.job_runs, but its report file was not written: \(error)")
+        }
+        if printSummary { FileHandle.standardError.write(Data((report.summary + "\n").utf8)) }
+        if let failure {
+            runLogger.error("\(job.name) failed: \(Self.errorInfo(failure).message)")
+        }
+        return RunOutcome(runID: runID, status: report.status, report: report,
+                          message: failure.map { Self.errorInfo($0).message })
+    }
+
+    /// Resolves the logical date and the half-open window `[start, end)`.
+    /// The instants come from PostgreSQL's own zone rules, the same ones the
+    /// job SQL uses.
+    private func window(for job: JobDefinition, request: RunRequest, on connection: Connection) async throws
+        -> (LocalDate, Date?, Date) {
+        if job.kind == .slot {
+            let at = request.at ?? clock.now
+            return (LocalDate(at, in: config.timeZone), nil, at)
+        }
+        guard let day = request.logicalDate else { throw BatchError.usage("\(job.name) needs a logical date (--date)") }
+        let row = try await connection.query("""
+            SELECT ($1::date::timestamp AT TIME ZONE $2) AS window_start,
+                   (($1::date + 1)::timestamp AT TIME ZONE $2) AS window_end
+            """, [day, config.timezone]).first!
+        return (day, try row.decode("window_start", as: Date.self), try row.decode("window_end", as: Date.self))
+    }
+
+    static func milliseconds(_ seconds: Double) -> String { String(Int((seconds * 1000).rounded())) }
+
+    static func errorInfo(_ error: any Error) -> RunReport.ErrorInfo {
+        switch error {
+        case let e as PostgresError:
+            return .init(sqlstate: e.sqlState, message: e.message + (e.statement.map { " [in: \($0)]" } ?? ""),
+                         detail: e.detail, hint: e.hint)
+        case let e as BatchError:
+            return .init(sqlstate: nil, message: e.message)
+        case is CancellationError:
+            return .init(sqlstate: "57014", message: "the run was cancelled")
+        default:
+            return .init(sqlstate: nil, message: String(describing: error))
+        }
+    }
+}
+
+struct DryRunRollback: Error {}

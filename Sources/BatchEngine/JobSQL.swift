@@ -1,0 +1,81 @@
+import BatchSQL
+import PostgresClient
+
+/// A job's SQL file, `sql/jobs/JOB.sql`, cut into steps.
+///
+/// A line `-- step: NAME` starts a step; a step holds one or more
+/// statements separated by `;`. Statements bind named parameters
+/// (`:day`, `:tz`, ...), never spliced values. What a statement returns
+/// feeds the run's counts: columns `rows_read` and `rows_written` add up,
+/// columns `bad_<reason>` count excluded input rows, and an INSERT, UPDATE
+/// or DELETE without such columns counts its affected rows as written.
+public struct JobSQL: Sendable {
+    public struct Step: Sendable {
+        public let name: String
+        public let statements: [String]
+    }
+
+    public let path: String
+    public let steps: [Step]
+
+    public init(_ path: String) {
+        self.path = path
+        var steps: [Step] = []
+        var name: String?
+        var body = ""
+        func close() {
+            if let name { steps.append(Step(name: name, statements: SQLText.statements(body))) }
+        }
+        for line in SQLFiles.text(path).split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("-- step:") {
+                close()
+                name = trimmed.dropFirst("-- step:".count).trimmingCharacters(in: .whitespaces)
+                body = ""
+            } else {
+                body += line + "\n"
+            }
+        }
+        close()
+        self.steps = steps
+    }
+
+    public var stepNames: [String] { steps.map(\.name) }
+}
+
+/// What one step did.
+public struct StepCounts: Sendable, Codable, Equatable {
+    public var rowsRead: Int = 0
+    public var rowsWritten: Int = 0
+    /// Input rows excluded, by reason.
+    public var badRows: [String: Int] = [:]
+
+    public init(rowsRead: Int = 0, rowsWritten: Int = 0, badRows: [String: Int] = [:]) {
+        self.rowsRead = rowsRead
+        self.rowsWritten = rowsWritten
+        self.badRows = badRows
+    }
+
+    mutating func add(_ result: QueryResult) throws {
+        var counted = false
+        if let row = result.first {
+            for column in result.columns {
+                if column == "rows_read" {
+                    rowsRead += try row.decode(column, as: Int?.self) ?? 0
+                    counted = true
+                } else if column == "rows_written" {
+                    rowsWritten += try row.decode(column, as: Int?.self) ?? 0
+                    counted = true
+                } else if column.hasPrefix("bad_") {
+                    let n = try row.decode(column, as: Int?.self) ?? 0
+                    if n > 0 { badRows[String(column.dropFirst(4)), default: 0] += n }
+                    counted = true
+                }
+            }
+        }
+        let verb = result.commandTag.split(separator: " ").first ?? ""
+        if !counted, ["INSERT", "UPDATE", "DELETE", "MERGE"].contains(verb) {
+            rowsWritten += result.affectedRows
+        }
+    }
+}

@@ -1,0 +1,4 @@
+// The `studybuddy-batch` executable: all behaviour lives in StudyBuddyCLI.
+import StudyBuddyCLI
+
+await StudyBuddyCommand.runAndExit()

@@ -1,0 +1,156 @@
+-- mastery-update: the EWMA mastery of every (learner, subcategory) practised
+-- on logical date D (computations.md, "mastery-update").
+--
+-- Parameters: :day (D), :window_start / :window_end (D's half-open window
+-- in the configured zone), :as_of (= :window_end, stamped into updated_at),
+-- :alpha, :hint_credit, :initial, :contexts (text[]), :half_life,
+-- :floor_ratio.
+--
+-- The whole file runs in one transaction. Every write changes a row only
+-- when a value differs, so a rerun with unchanged inputs writes nothing.
+
+-- step: read-attempts
+-- The day's attempts in the mastery contexts, per (learner, subcategory).
+-- perf = sum(credit) / count(*), credit 1 (correct, no hint),
+-- :hint_credit (correct with a hint), 0 (wrong).
+CREATE TEMP TABLE mu_day ON COMMIT DROP AS
+SELECT learner_id,
+       subcategory,
+       count(*)::int                                   AS attempts,
+       count(*) FILTER (WHERE correct)::int            AS correct,
+       sum(CASE WHEN correct AND NOT hint_used THEN 1::float8
+                WHEN correct THEN :hint_credit::float8
+                ELSE 0::float8 END) / count(*)::float8 AS performance
+FROM batch.checked_attempts
+WHERE created_at >= :window_start::timestamptz
+  AND created_at <  :window_end::timestamptz
+  AND bad_reason IS NULL
+  AND context = ANY (:contexts::text[])
+GROUP BY learner_id, subcategory;
+
+-- Rows read and bad rows of the day, by first reason.
+SELECT count(*) FILTER (WHERE bad_reason IS NULL AND context = ANY (:contexts::text[])) AS rows_read,
+       count(*) FILTER (WHERE bad_reason = 'question_missing')   AS bad_question_missing,
+       count(*) FILTER (WHERE bad_reason = 'learner_missing')    AS bad_learner_missing,
+       count(*) FILTER (WHERE bad_reason = 'null_value')         AS bad_null_value,
+       count(*) FILTER (WHERE bad_reason = 'negative_time_sec')  AS bad_negative_time_sec,
+       count(*) FILTER (WHERE bad_reason = 'attempt_no_below_1') AS bad_attempt_no_below_1,
+       count(*) FILTER (WHERE bad_reason = 'unknown_context')    AS bad_unknown_context
+FROM batch.checked_attempts
+WHERE created_at >= :window_start::timestamptz
+  AND created_at <  :window_end::timestamptz;
+
+-- step: compute-mastery
+-- The pairs D touches: practised on D, or holding a history row for D
+-- from an earlier run (whose input may have vanished since). For each, D
+-- and every later history date are recomputed in date order, so a rerun of
+-- an older date ends as if the days had been processed in order once:
+--   prev = decay(latest earlier mastery_score, days = D - D' - 1), or :initial
+--   new  = alpha * perf + (1 - alpha) * prev
+-- decay(m0, days) = f + (m0 - f) * 2^(-min(days / h, 1000)), f = floor_ratio * m0.
+CREATE TEMP TABLE mu_pairs ON COMMIT DROP AS
+SELECT learner_id, subcategory FROM mu_day
+UNION
+SELECT learner_id, subcategory FROM mastery_history WHERE recorded_date = :day::date;
+
+CREATE TEMP TABLE mu_chain ON COMMIT DROP AS
+WITH RECURSIVE
+seq AS (
+    SELECT learner_id, subcategory, :day::date AS recorded_date, attempts, correct, performance
+    FROM mu_day
+    UNION ALL
+    SELECT h.learner_id, h.subcategory, h.recorded_date, h.attempts, h.correct, h.performance
+    FROM mastery_history h
+    JOIN mu_pairs p ON p.learner_id = h.learner_id AND p.subcategory = h.subcategory
+    WHERE h.recorded_date > :day::date
+),
+numbered AS (
+    SELECT seq.*, row_number() OVER (PARTITION BY learner_id, subcategory ORDER BY recorded_date) AS n
+    FROM seq
+),
+before AS (
+    SELECT p.learner_id, p.subcategory, b.recorded_date AS prev_date, b.mastery_score AS prev_score
+    FROM mu_pairs p
+    LEFT JOIN LATERAL (
+        SELECT h.recorded_date, h.mastery_score
+        FROM mastery_history h
+        WHERE h.learner_id = p.learner_id AND h.subcategory = p.subcategory
+          AND h.recorded_date < :day::date
+        ORDER BY h.recorded_date DESC
+        LIMIT 1
+    ) b ON true
+),
+chain AS (
+    SELECT x.learner_id, x.subcategory, x.n, x.recorded_date, x.attempts, x.correct, x.performance,
+           :alpha::float8 * x.performance + (1 - :alpha::float8) *
+               CASE WHEN b.prev_date IS NULL THEN :initial::float8
+                    ELSE :floor_ratio::float8 * b.prev_score
+                         + (b.prev_score - :floor_ratio::float8 * b.prev_score)
+                           * power(2::float8, -least((x.recorded_date - b.prev_date - 1)::float8 / :half_life::float8, 1000::float8))
+               END AS mastery_score
+    FROM numbered x
+    JOIN before b ON b.learner_id = x.learner_id AND b.subcategory = x.subcategory
+    WHERE x.n = 1
+    UNION ALL
+    SELECT x.learner_id, x.subcategory, x.n, x.recorded_date, x.attempts, x.correct, x.performance,
+           :alpha::float8 * x.performance + (1 - :alpha::float8) *
+               (:floor_ratio::float8 * c.mastery_score
+                + (c.mastery_score - :floor_ratio::float8 * c.mastery_score)
+                  * power(2::float8, -least((x.recorded_date - c.recorded_date - 1)::float8 / :half_life::float8, 1000::float8)))
+    FROM chain c
+    JOIN numbered x ON x.learner_id = c.learner_id AND x.subcategory = c.subcategory AND x.n = c.n + 1
+)
+SELECT learner_id, subcategory, recorded_date, attempts, correct, performance, mastery_score
+FROM chain;
+
+-- step: write-history
+-- Upsert the recomputed history rows; unchanged rows are not touched.
+INSERT INTO mastery_history AS h
+       (learner_id, subcategory, recorded_date, mastery_score, attempts, correct, performance)
+SELECT learner_id, subcategory, recorded_date, mastery_score, attempts, correct, performance
+FROM mu_chain
+ON CONFLICT (learner_id, subcategory, recorded_date) DO UPDATE
+SET mastery_score = EXCLUDED.mastery_score,
+    attempts      = EXCLUDED.attempts,
+    correct       = EXCLUDED.correct,
+    performance   = EXCLUDED.performance
+WHERE (h.mastery_score, h.attempts, h.correct, h.performance)
+      IS DISTINCT FROM (EXCLUDED.mastery_score, EXCLUDED.attempts, EXCLUDED.correct, EXCLUDED.performance);
+
+-- A history row of D whose attempts are gone (deleted or now bad): D was
+-- not a practice day for that pair after all.
+DELETE FROM mastery_history h
+USING mu_pairs p
+WHERE h.learner_id = p.learner_id AND h.subcategory = p.subcategory
+  AND h.recorded_date = :day::date
+  AND NOT EXISTS (SELECT 1 FROM mu_day d WHERE d.learner_id = h.learner_id AND d.subcategory = h.subcategory);
+
+-- step: update-anchors
+-- The mastery row of each touched pair follows its newest history row:
+-- mastery_score = current_score = that score, last_practiced_on = its date,
+-- decayed_at = updated_at = :as_of (the score is current as of end_of(D);
+-- mastery-decay moves current_score on from there). Written only when the
+-- anchor changes, so a rerun does not undo a later decay.
+INSERT INTO mastery AS m
+       (learner_id, subcategory, mastery_score, last_practiced_on, current_score, decayed_at, updated_at)
+SELECT DISTINCT ON (h.learner_id, h.subcategory)
+       h.learner_id, h.subcategory, h.mastery_score, h.recorded_date, h.mastery_score,
+       :as_of::timestamptz, :as_of::timestamptz
+FROM mastery_history h
+JOIN mu_pairs p ON p.learner_id = h.learner_id AND p.subcategory = h.subcategory
+ORDER BY h.learner_id, h.subcategory, h.recorded_date DESC
+ON CONFLICT (learner_id, subcategory) DO UPDATE
+SET mastery_score     = EXCLUDED.mastery_score,
+    last_practiced_on = EXCLUDED.last_practiced_on,
+    current_score     = EXCLUDED.current_score,
+    decayed_at        = EXCLUDED.decayed_at,
+    updated_at        = EXCLUDED.updated_at
+WHERE (m.mastery_score, m.last_practiced_on)
+      IS DISTINCT FROM (EXCLUDED.mastery_score, EXCLUDED.last_practiced_on);
+
+-- A pair whose only history was D, now gone, has no mastery any more.
+DELETE FROM mastery m
+USING mu_pairs p
+WHERE m.learner_id = p.learner_id AND m.subcategory = p.subcategory
+  AND NOT EXISTS (SELECT 1 FROM mastery_history h
+                  WHERE h.learner_id = m.learner_id AND h.subcategory = m.subcategory);
