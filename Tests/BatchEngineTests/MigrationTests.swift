@@ -124,6 +124,12 @@ struct ConfigTests {
         #expect(c.retention.batchSize == 10_000 && c.catchup.maxDays == 7 && c.schedule.nightly == "02:00")
     }
 
+    @Test("deploy/config.example.toml lists every key with its default")
+    func exampleConfig() throws {
+        let text = try String(contentsOfFile: TestPostgres.projectRoot + "/deploy/config.example.toml", encoding: .utf8)
+        #expect(try ConfigLoader.parse(text) == BatchConfig())
+    }
+
     @Test("values are read, and [timeouts.JOB] starts from [timeouts]")
     func values() throws {
         let c = try ConfigLoader.parse("""

@@ -343,6 +343,7 @@ FROM (
                             JOIN demo_q q ON q.sc_no = s.sc_no AND q.k = (g.q_off + g.slot) % s.nq
                         ) AS e
                     ) AS c
+                    OFFSET 0
                 ) AS p
                 JOIN (VALUES (1), (2), (3)) AS n(try) ON n.try <= p.ntries
                 OFFSET 0
