@@ -19,6 +19,9 @@ public final class JobContext {
     /// The as-of instant: `end_of(D)` for nightly jobs, T for slot jobs.
     public var asOf: Date { windowEnd }
     public let dryRun: Bool
+    /// Today in the configured zone by the wall clock (tests pin it). Only
+    /// for rules about the real world, such as "a plan for today is kept".
+    public let today: LocalDate
 
     let recorder: RunRecorder
     let runID: Int64
@@ -26,7 +29,7 @@ public final class JobContext {
     private(set) var warnings: [String] = []
 
     init(job: JobDefinition, connection: Connection, config: BatchConfig, logger: Logger, logicalDate: LocalDate,
-         windowStart: Date?, windowEnd: Date, dryRun: Bool, recorder: RunRecorder, runID: Int64) {
+         windowStart: Date?, windowEnd: Date, dryRun: Bool, today: LocalDate, recorder: RunRecorder, runID: Int64) {
         self.job = job
         self.connection = connection
         self.config = config
@@ -35,15 +38,18 @@ public final class JobContext {
         self.windowStart = windowStart
         self.windowEnd = windowEnd
         self.dryRun = dryRun
+        self.today = today
         self.recorder = recorder
         self.runID = runID
     }
 
     /// Parameters every job's SQL may use: `:day`, `:tz`, `:window_start`,
-    /// `:window_end` and `:as_of` (the same instant as `:window_end`).
+    /// `:window_end`, `:as_of` and `:at` (both the same instant as
+    /// `:window_end`: the cut of a nightly job, T of a slot job), `:today`.
     public var baseParameters: [String: any PostgresEncodable] {
         var p: [String: any PostgresEncodable] = [
-            "day": logicalDate, "tz": config.timezone, "window_end": windowEnd, "as_of": windowEnd,
+            "day": logicalDate, "tz": config.timezone, "window_end": windowEnd, "as_of": windowEnd, "at": windowEnd,
+            "today": today,
         ]
         if let windowStart { p["window_start"] = windowStart }
         return p
@@ -79,6 +85,20 @@ public final class JobContext {
                                               finished: finished, counts: StepCounts()))
             throw error
         }
+    }
+
+    /// Runs `body` in a transaction of its own, for jobs that commit in
+    /// batches; in a dry run (one transaction for everything, rolled back)
+    /// it runs inside the run's transaction instead.
+    @discardableResult
+    public func batch<T: Sendable>(_ body: (Connection) async throws -> T) async throws -> T {
+        if job.transactional || dryRun { return try await body(connection) }
+        return try await connection.transaction(body)
+    }
+
+    /// Runs one statement of a step with the base parameters plus `parameters`.
+    public func query(named sql: String, _ parameters: [String: any PostgresEncodable] = [:]) async throws -> QueryResult {
+        try await connection.query(named: sql, baseParameters.merging(parameters) { _, new in new })
     }
 
     /// Runs every step of a job SQL file in order, binding `parameters`

@@ -22,29 +22,43 @@ public struct JobDefinition: Sendable {
     public let dependsOn: [String]
     /// The step names, in order (for `jobs` and the docs).
     public let steps: [String]
+    /// True: the whole run is one transaction. False: the job commits in
+    /// batches of its own (`JobContext.batch`), each idempotent, so that no
+    /// transaction holds many row locks for long (cleanup).
+    public let transactional: Bool
     public let run: @Sendable (JobContext) async throws -> Void
 
     public init(name: String, summary: String, kind: JobKind, schedule: String, dependsOn: [String] = [],
-                steps: [String], run: @escaping @Sendable (JobContext) async throws -> Void) {
+                steps: [String], transactional: Bool = true, run: @escaping @Sendable (JobContext) async throws -> Void) {
         self.name = name
         self.summary = summary
         self.kind = kind
         self.schedule = schedule
         self.dependsOn = dependsOn
         self.steps = steps
+        self.transactional = transactional
         self.run = run
     }
 }
 
-/// The jobs this binary knows, in pipeline order.
+/// The jobs this binary knows, and the nightly pipeline's order.
 public struct JobRegistry: Sendable {
-    public let jobs: [JobDefinition]
+    /// The name of the pipeline that runs `pipeline` in order for one date.
+    public static let pipelineName = "nightly"
 
-    public init(_ jobs: [JobDefinition]) { self.jobs = jobs }
+    public let jobs: [JobDefinition]
+    /// Members of the nightly pipeline, in the order they run.
+    public let pipeline: [String]
+
+    public init(_ jobs: [JobDefinition], pipeline: [String] = []) {
+        self.jobs = jobs
+        self.pipeline = pipeline
+    }
 
     public subscript(name: String) -> JobDefinition? { jobs.first { $0.name == name } }
 
-    public var names: [String] { jobs.map(\.name) }
+    /// Every name `--job` accepts.
+    public var names: [String] { (pipeline.isEmpty ? [] : [Self.pipelineName]) + jobs.map(\.name) }
 
     /// The job, or a usage error listing the known ones (exit 2).
     public func require(_ name: String) throws -> JobDefinition {
@@ -52,5 +66,18 @@ public struct JobRegistry: Sendable {
             throw BatchError.usage("unknown job \"\(name)\"; known jobs: \(names.joined(separator: ", "))")
         }
         return job
+    }
+
+    public func isKnown(_ name: String) -> Bool { name == Self.pipelineName && !pipeline.isEmpty || self[name] != nil }
+
+    /// `job` and every pipeline member that depends on it, directly or not,
+    /// in pipeline order: what a rerun of `job` must run again.
+    public func withDownstream(_ job: String) -> [String] {
+        var affected: Set<String> = [job]
+        for name in pipeline {
+            if let member = self[name], member.dependsOn.contains(where: affected.contains) { affected.insert(name) }
+        }
+        let ordered = pipeline.filter(affected.contains)
+        return ordered.contains(job) ? ordered : [job] + ordered
     }
 }

@@ -75,14 +75,14 @@ public struct JobRunner: Sendable {
         let (logicalDate, windowStart, windowEnd) = try await window(for: job, request: request, on: work)
         let start = RunRecorder.Start(
             job: job.name, parentRunID: request.parentRunID,
-            logicalDate: job.kind == .slot ? nil : logicalDate,
+            logicalDate: job.kind == .slot && request.logicalDate == nil ? nil : logicalDate,
             windowStart: windowStart, windowEnd: windowEnd, trigger: request.trigger,
             args: request.args, startedAt: Date())
 
         let lock = AdvisoryLockKey(name: job.name)
         guard try await work.tryAdvisoryLock(lock) else {
             let holder = try await recorder.holderDescription(job: job.name, lock: lock)
-            let id = try await recorder.skipped(start, reason: holder)
+            let id = try await recorder.skipped(start, code: "LOCKED", reason: holder)
             logger.warning("\(holder); recorded run \(id) as skipped", metadata: ["job": "\(job.name)"])
             return RunOutcome(runID: id, status: .skipped, report: nil, message: holder)
         }
@@ -113,18 +113,20 @@ public struct JobRunner: Sendable {
 
         let context = JobContext(job: job, connection: work, config: config, logger: runLogger,
                                  logicalDate: logicalDate, windowStart: windowStart, windowEnd: windowEnd,
-                                 dryRun: request.dryRun, recorder: recorder, runID: runID)
+                                 dryRun: request.dryRun, today: LocalDate(clock.now, in: config.timeZone),
+                                 recorder: recorder, runID: runID)
         var failure: (any Error)?
+        let oneTransaction = job.transactional || request.dryRun
         do {
-            try await work.transaction { tx in
-                let t = config.timeouts(for: job.name)
-                try await tx.query("""
-                    SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true),
-                           set_config('idle_in_transaction_session_timeout', $3, true)
-                    """, [Self.milliseconds(t.statementSeconds), Self.milliseconds(t.lockSeconds),
-                          Self.milliseconds(t.idleInTransactionSeconds)])
+            if oneTransaction {
+                try await work.transaction { tx in
+                    try await applyTimeouts(for: job, on: tx, local: true)
+                    try await job.run(context)
+                    if request.dryRun { throw DryRunRollback() }
+                }
+            } else {
+                try await applyTimeouts(for: job, on: work, local: false)
                 try await job.run(context)
-                if request.dryRun { throw DryRunRollback() }
             }
         } catch is DryRunRollback {
             runLogger.info("dry run: rolled back")
@@ -172,11 +174,12 @@ public struct JobRunner: Sendable {
 
     /// Resolves the logical date and the half-open window `[start, end)`.
     /// The instants come from PostgreSQL's own zone rules, the same ones the
-    /// job SQL uses.
+    /// job SQL uses. A slot job runs as of T: `--at`, else `end_of(D)`
+    /// inside the nightly pipeline, else the latest past slot.
     private func window(for job: JobDefinition, request: RunRequest, on connection: Connection) async throws
         -> (LocalDate, Date?, Date) {
-        if job.kind == .slot {
-            let at = request.at ?? clock.now
+        if job.kind == .slot, request.logicalDate == nil {
+            let at = request.at ?? Schedules.latestSlot(job: job, config: config, atOrBefore: clock.now)
             return (LocalDate(at, in: config.timeZone), nil, at)
         }
         guard let day = request.logicalDate else { throw BatchError.usage("\(job.name) needs a logical date (--date)") }
@@ -184,7 +187,21 @@ public struct JobRunner: Sendable {
             SELECT ($1::date::timestamp AT TIME ZONE $2) AS window_start,
                    (($1::date + 1)::timestamp AT TIME ZONE $2) AS window_end
             """, [day, config.timezone]).first!
-        return (day, try row.decode("window_start", as: Date.self), try row.decode("window_end", as: Date.self))
+        let end = try row.decode("window_end", as: Date.self)
+        if job.kind == .slot { return (day, nil, request.at ?? end) }
+        return (day, try row.decode("window_start", as: Date.self), end)
+    }
+
+    /// `statement_timeout`, `lock_timeout` and
+    /// `idle_in_transaction_session_timeout` of the job's config: for its
+    /// transaction (`local`), or for the session of a batched job.
+    private func applyTimeouts(for job: JobDefinition, on connection: Connection, local: Bool) async throws {
+        let t = config.timeouts(for: job.name)
+        try await connection.query("""
+            SELECT set_config('statement_timeout', $1, $4), set_config('lock_timeout', $2, $4),
+                   set_config('idle_in_transaction_session_timeout', $3, $4)
+            """, [Self.milliseconds(t.statementSeconds), Self.milliseconds(t.lockSeconds),
+                  Self.milliseconds(t.idleInTransactionSeconds), local])
     }
 
     static func milliseconds(_ seconds: Double) -> String { String(Int((seconds * 1000).rounded())) }

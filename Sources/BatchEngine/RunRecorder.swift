@@ -27,7 +27,7 @@ public final class RunRecorder: Sendable {
     }
 
     /// Inserts the run row with status `running` (or `skipped`) and returns its id.
-    func insert(_ start: Start, status: RunStatus, errorMessage: String? = nil) async throws -> Int64 {
+    func insert(_ start: Start, status: RunStatus, errorCode: String? = nil, errorMessage: String? = nil) async throws -> Int64 {
         let row = try await connection.query("""
             INSERT INTO batch.job_runs
                 (parent_run_id, job, logical_date, window_start, window_end, trigger, status,
@@ -39,7 +39,7 @@ public final class RunRecorder: Sendable {
             RETURNING id
             """, [start.parentRunID, start.job, start.logicalDate, start.windowStart, start.windowEnd,
                   start.trigger.rawValue, status.rawValue, start.startedAt, host, pid, BatchVersion.current,
-                  JSONText(try start.args.json()), status == .skipped ? "LOCKED" : nil, errorMessage]).first!
+                  JSONText(try start.args.json()), errorCode, errorMessage]).first!
         return try row.decode("id", as: Int64.self)
     }
 
@@ -47,9 +47,10 @@ public final class RunRecorder: Sendable {
         try await insert(start, status: .running)
     }
 
-    /// Records a run that did not start, e.g. because another process holds the job.
-    public func skipped(_ start: Start, reason: String) async throws -> Int64 {
-        try await insert(start, status: .skipped, errorMessage: reason)
+    /// Records a run that did not start: `LOCKED` (another process holds
+    /// the job) or `UPSTREAM` (a job it depends on failed).
+    public func skipped(_ start: Start, code: String, reason: String) async throws -> Int64 {
+        try await insert(start, status: .skipped, errorCode: code, errorMessage: reason)
     }
 
     /// Marks runs of `job` left `running` by a process that is gone. Only

@@ -32,6 +32,28 @@ public enum Schedules {
         }
     }
 
+    /// The latest slot at or before `instant`: the default T of a slot job.
+    public static func latestSlot(job: JobDefinition, config: BatchConfig, atOrBefore instant: Date) -> Date {
+        switch job.name {
+        case "mastery-decay":
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = config.timeZone
+            let times = config.schedule.decay.compactMap(ScheduleTime.init)
+            let candidates = times.compactMap { time in
+                calendar.nextDate(after: instant, matching: DateComponents(hour: time.hour, minute: time.minute, second: 0),
+                                  matchingPolicy: .nextTime, direction: .backward)
+            }
+            let exact = times.contains { time in
+                let c = calendar.dateComponents([.hour, .minute, .second, .nanosecond], from: instant)
+                return c.hour == time.hour && c.minute == time.minute && c.second == 0 && (c.nanosecond ?? 0) == 0
+            }
+            return exact ? instant : (candidates.max() ?? instant)
+        default:
+            let step = Double(config.schedule.sessionCloseEveryMinutes * 60)
+            return Date(timeIntervalSince1970: (instant.timeIntervalSince1970 / step).rounded(.down) * step)
+        }
+    }
+
     public static func describe(_ date: Date, in zone: TimeZone) -> String {
         let formatter = DateFormatter()
         formatter.timeZone = zone

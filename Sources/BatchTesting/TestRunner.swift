@@ -32,6 +32,16 @@ public struct TestRunner: Sendable {
     }
 }
 
+extension TestRunner {
+    /// Runs a slot job (`mastery-decay`, `session-close`) as of the instant
+    /// `at`, an ISO 8601 string such as `2026-11-20T06:00:00Z`.
+    @discardableResult
+    public func run(_ job: String, at: String, dryRun: Bool = false) async throws -> RunOutcome {
+        guard let instant = ISOInstant.parse(at) else { throw TestSetupError("bad instant \(at)") }
+        return try await runner.run(RunRequest(job: job, at: instant, dryRun: dryRun, args: RunArgs(at: at, dryRun: dryRun)))
+    }
+}
+
 extension LocalDate {
     /// `LocalDate("2026-11-20")!` for tests.
     public static func d(_ text: String) -> LocalDate { LocalDate(text)! }

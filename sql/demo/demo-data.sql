@@ -11,13 +11,14 @@
 --   * each day about a quarter of the active learners practise (per-learner
 --     propensity 5% to 45%): one session, sometimes a second one in the
 --     evening, some of them starting around 23:40-23:58 local time and
---     crossing midnight; sometimes a short 'daily' block (06:00-07:00) and a
+--     crossing midnight (on the last day 23:10-23:35 instead, and they stay
+--     open, some with activity in the last 30 minutes); sometimes a short 'daily' block (06:00-07:00) and a
 --     'practice' block (12:00-14:00) whose attempts have no session;
 --   * sessions focus on one subject and topic, 40% also on one subcategory;
 --     10 to 24 questions when completed, 2 to 9 on a user exit, about 2%
---     abandoned without attempts; on the last day about 6% are still open
---     (ended_at, duration_sec, end_reason NULL), and so is any session that
---     would end after the cut;
+--     abandoned without attempts; on the last day about 4% more are still
+--     open (ended_at, duration_sec, end_reason NULL), and so is any session
+--     that would end at or after the cut;
 --   * attempts: a wrong answer is retried at once half of the time
 --     (attempt_no 2, rarely 3); time_sec mostly 3 to 83 s, 10% 40 to 119 s,
 --     0.4% 400 to 899 s; consecutive attempts 5 to 130 s apart, with a
@@ -51,8 +52,13 @@
 -- md5 is computed in a subquery with OFFSET 0 so that the planner does not
 -- inline (and repeat) it for every use.
 
--- The big window sort and ordered inserts stay in memory (reset at commit).
+-- Session settings for this transaction only (reset at commit): the big
+-- window sort and the ordered inserts stay in memory, and no JIT, whose
+-- compile time (about half a second per statement) dominates small loads
+-- and does not pay off on big ones.
 SET LOCAL work_mem = '256MB';
+
+SET LOCAL jit = off;
 
 -- Subcategories: subject, topic, difficulty offset in [-0.10, 0.20) and the
 -- number of questions (24 to 28). sc_no is contiguous within a topic.
@@ -178,7 +184,7 @@ FROM (
     ) AS y
 ) AS x
 CROSS JOIN LATERAL (
-    SELECT get_byte(x.b, 0) * 256 + get_byte(x.b, 1) < 9830 AS is_new,   -- 15%
+    SELECT get_byte(x.b, 0) * 256 + get_byte(x.b, 1) < 9830 AND :days::int > 0 AS is_new,   -- 15%
            floor(:days::int * x.u23)::int AS new_day
 ) AS n;
 
@@ -195,15 +201,15 @@ ON CONFLICT (id) DO NOTHING;
 -- Practising learner-days (d = day index from 0) with the day's choices:
 -- a second session (20%), a 'practice' block (15%), a 'daily' block
 -- (25%), a late start near midnight for the first (2%) or second (15%)
--- session, never on the last day. prior = practice days before this one.
+-- session. prior = practice days before this one.
 CREATE TEMP TABLE demo_ld ON COMMIT DROP AS
 SELECT z.i, z.id AS learner_id, z.d, z.skill, z.subject_offset,
        z.exp0 + row_number() OVER (PARTITION BY z.i ORDER BY z.d) - 1 AS prior,
        get_byte(z.b, 2) < 51 AS second_session,
        get_byte(z.b, 3) < 38 AS practice_block,
        get_byte(z.b, 4) < 64 AS daily_block,
-       get_byte(z.b, 5) < 5 AND z.d < :days::int - 1 AS late_first,
-       get_byte(z.b, 6) < 38 AND z.d < :days::int - 1 AS late_second
+       get_byte(z.b, 5) < 5 AS late_first,
+       get_byte(z.b, 6) < 38 AS late_second
 FROM (
     SELECT l.i, l.id, l.skill, l.subject_offset, l.exp0, l.propensity, l.is_new, l.first_day, d,
            decode(md5(:seed::int || '|day|' || l.i || '|' || d), 'hex') AS b
@@ -238,7 +244,9 @@ SELECT (x.i::bigint * :days::int + x.d) * 4 + x.kind AS bk,
             WHEN x.kind = 3 THEN 2 + floor(9 * x.u67)::int
             ELSE 5 + floor(6 * x.u67)::int END AS nslots,
        ((:end_date::date - (:days::int - 1) + x.d)::timestamp
-        + CASE WHEN (x.kind = 1 AND x.late_first) OR (x.kind = 2 AND x.late_second)
+        + CASE WHEN x.late AND x.d = :days::int - 1
+                    THEN interval '23 hours 10 minutes' + floor(1500000 * x.u1011) * interval '1 millisecond'
+               WHEN x.late
                     THEN interval '23 hours 40 minutes' + floor(1080000 * x.u1011) * interval '1 millisecond'
                WHEN x.kind = 1
                     THEN (ARRAY[7, 8, 9, 10, 11, 14, 15, 15, 16, 16, 17, 17])[1 + floor(12 * x.u89)::int] * interval '1 hour'
@@ -250,7 +258,7 @@ SELECT (x.i::bigint * :days::int + x.d) * 4 + x.kind AS bk,
                     THEN interval '12 hours' + floor(7200000 * x.u1011) * interval '1 millisecond'
                ELSE interval '6 hours' + floor(3600000 * x.u1011) * interval '1 millisecond'
           END) AT TIME ZONE :tz::text AS started_at,
-       x.kind <= 2 AND x.d = :days::int - 1 AND x.u45 >= 0.02 AND get_byte(x.b, 12) < 15 AS keep_open,
+       x.kind <= 2 AND x.d = :days::int - 1 AND x.u45 >= 0.02 AND (x.late OR get_byte(x.b, 12) < 10) AS keep_open,
        CASE WHEN get_byte(x.b, 13) < 8 THEN 'Needed help with ' || s.topic END AS notes,
        3000 + floor(37000 * x.u1415)::int AS end_ms,
        5000 + floor(115000 * x.u1415)::int AS abandon_ms,
@@ -265,7 +273,8 @@ FROM (
            (get_byte(y.b, 6) * 256 + get_byte(y.b, 7)) / 65536.0::float8 AS u67,
            (get_byte(y.b, 8) * 256 + get_byte(y.b, 9)) / 65536.0::float8 AS u89,
            (get_byte(y.b, 10) * 256 + get_byte(y.b, 11)) / 65536.0::float8 AS u1011,
-           (get_byte(y.b, 14) * 256 + get_byte(y.b, 15)) / 65536.0::float8 AS u1415
+           (get_byte(y.b, 14) * 256 + get_byte(y.b, 15)) / 65536.0::float8 AS u1415,
+           (y.kind = 1 AND y.late_first) OR (y.kind = 2 AND y.late_second) AS late
     FROM (
         SELECT ld.*, k.kind,
                decode(md5(:seed::int || '|block|' || ld.i || '|' || ld.d || '|' || k.kind), 'hex') AS b,

@@ -1,0 +1,24 @@
+import BatchEngine
+import PostgresClient
+
+/// usage-stats (nightly, for D): `daily_usage` per subject and `'*'`,
+/// replacing the day's rows as a whole.
+///
+/// SQL: `sql/jobs/usage-stats.sql`. Formulas: computations.md, "usage-stats".
+public enum UsageStats {
+    public static let name = "usage-stats"
+    static let sql = JobSQL("jobs/usage-stats.sql")
+
+    public static let definition = JobDefinition(
+        name: name,
+        summary: "daily usage per subject and overall",
+        kind: .nightly,
+        schedule: "nightly",
+        dependsOn: [SessionClose.name],
+        steps: sql.stepNames,
+        run: run)
+
+    @Sendable static func run(_ context: JobContext) async throws {
+        try await context.runSteps(sql, parameters: [:])
+    }
+}

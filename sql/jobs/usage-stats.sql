@@ -1,0 +1,4 @@
+-- usage-stats: not written yet.
+
+-- step: todo
+SELECT 0 AS rows_written;
