@@ -25,11 +25,14 @@ public final class JobContext {
 
     let recorder: RunRecorder
     let runID: Int64
+    let progress: (@Sendable (String) -> Void)?
     private(set) var stepReports: [RunReport.Step] = []
     private(set) var warnings: [String] = []
 
     init(job: JobDefinition, connection: Connection, config: BatchConfig, logger: Logger, logicalDate: LocalDate,
-         windowStart: Date?, windowEnd: Date, dryRun: Bool, today: LocalDate, recorder: RunRecorder, runID: Int64) {
+         windowStart: Date?, windowEnd: Date, dryRun: Bool, today: LocalDate, recorder: RunRecorder, runID: Int64,
+         progress: (@Sendable (String) -> Void)? = nil) {
+        self.progress = progress
         self.job = job
         self.connection = connection
         self.config = config
@@ -67,6 +70,7 @@ public final class JobContext {
     public func step(_ name: String, _ body: (Connection) async throws -> StepCounts) async throws -> StepCounts {
         let number = stepReports.count + 1
         let started = Date()
+        progress?("running \(job.name) \(job.kind == .slot ? "" : logicalDate.description + " ")step \(number)/\(max(number, job.steps.count)) \(name)")
         try await recorder.stepStarted(runID: runID, stepNo: number, name: name, at: started)
         do {
             let counts = try await body(connection)

@@ -129,7 +129,7 @@ public struct Orchestrator: Sendable {
     /// elsewhere is recorded `skipped`, naming it; independent members still
     /// run. The parent is `failed` if any member failed.
     public func runPipeline(date: LocalDate, trigger: RunTrigger, dryRun: Bool, args: RunArgs,
-                            members: [String]? = nil) async throws -> RunOutcome {
+                            members: [String]? = nil, onlyIfNotDone: Bool = false) async throws -> RunOutcome {
         let name = JobRegistry.pipelineName
         let control = try await runner.target.connect(for: name)
         try await Migrator.verifyCurrent(on: control)
@@ -150,12 +150,16 @@ public struct Orchestrator: Sendable {
             return RunOutcome(runID: id, status: .skipped, report: nil, message: holder)
         }
         do {
+            if onlyIfNotDone, let done = try await recorder.succeededRun(of: start) {
+                await Task { _ = try? await control.advisoryUnlock(lock) }.value
+                return RunOutcome(runID: done, status: .succeeded, report: nil, message: "already done by run \(done)")
+            }
             let outcome = try await pipelineHoldingLock(start: start, recorder: recorder, members: members ?? registry.pipeline,
                                                         date: date, trigger: trigger, dryRun: dryRun, args: args)
-            _ = try? await control.advisoryUnlock(lock)
+            await Task { _ = try? await control.advisoryUnlock(lock) }.value
             return outcome
         } catch {
-            _ = try? await control.advisoryUnlock(lock)
+            await Task { _ = try? await control.advisoryUnlock(lock) }.value
             throw error
         }
     }
@@ -169,7 +173,12 @@ public struct Orchestrator: Sendable {
         var anyFailed = false
         var anyLocked = false
         var totals = StepCounts()
+        var interrupted = false
         for (index, member) in members.enumerated() {
+            if Task.isCancelled {
+                interrupted = true
+                break
+            }
             let number = index + 1
             let began = Date()
             try await recorder.stepStarted(runID: parentID, stepNo: number, name: member, at: began)
@@ -213,14 +222,19 @@ public struct Orchestrator: Sendable {
                 }
             }
             let ended = Date()
-            try await recorder.stepFinished(runID: parentID, stepNo: number, status: status, at: ended,
-                                            duration: ended.timeIntervalSince(began), counts: counts)
+            let stepCounts = counts
+            let stepStatus = status
+            try await Task {
+                try await recorder.stepFinished(runID: parentID, stepNo: number, status: stepStatus, at: ended,
+                                                duration: ended.timeIntervalSince(began), counts: stepCounts)
+            }.value
             steps.append(RunReport.Step(number: number, name: member, status: status, started: began, finished: ended, counts: counts))
             totals.rowsRead += counts.rowsRead
             totals.rowsWritten += counts.rowsWritten
         }
         let finished = Date()
-        let status: RunStatus = anyFailed ? .failed : (anyLocked ? .skipped : .succeeded)
+        interrupted = interrupted || Task.isCancelled || steps.contains { $0.status == .interrupted }
+        let status: RunStatus = interrupted ? .interrupted : (anyFailed ? .failed : (anyLocked ? .skipped : .succeeded))
         let failedMembers = steps.filter { $0.status == .failed }.map(\.name)
         let report = RunReport(
             runId: parentID, parentRunId: nil, job: start.job, logicalDate: date,
@@ -231,7 +245,7 @@ public struct Orchestrator: Sendable {
             steps: steps, badRows: [:], warnings: [],
             error: anyFailed ? .init(sqlstate: nil, message: "failed: \(failedMembers.joined(separator: ", "))") : nil,
             totals: .init(rowsRead: totals.rowsRead, rowsWritten: totals.rowsWritten, badRows: 0))
-        try await recorder.finish(runID: parentID, report: report)
+        try await Task { try await recorder.finish(runID: parentID, report: report) }.value
         do { try runner.reports.write(report) } catch {
             logger.error("nightly run \(parentID) is recorded, but its report file was not written: \(error)")
         }

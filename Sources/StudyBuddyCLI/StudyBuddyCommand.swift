@@ -17,7 +17,7 @@ public struct StudyBuddyCommand: AsyncParsableCommand {
             Exit codes: 0 success, 1 a job failed, 2 usage or config error, 75 could not run now.
             """,
         version: BatchVersion.current,
-        subcommands: [MigrateCommand.self, JobsCommand.self, StatusCommand.self, DemoDataCommand.self])
+        subcommands: [DaemonCommand.self, MigrateCommand.self, JobsCommand.self, StatusCommand.self, DemoDataCommand.self])
 
     @OptionGroup var common: CommonOptions
 
