@@ -125,6 +125,7 @@ public final class JobContext {
             sum.rowsRead += step.rowsRead
             sum.rowsWritten += step.rowsWritten
             for (reason, n) in step.badRows { sum.badRows[reason, default: 0] += n }
+            for (name, n) in step.counters ?? [:] { sum.counters[name, default: 0] += n }
         }
     }
 }

@@ -157,7 +157,8 @@ public struct JobRunner: Sendable {
             status: failure == nil ? .succeeded : (interrupted ? .interrupted : .failed),
             startedAt: start.startedAt, finishedAt: finished,
             durationMs: max(0, Int((finished.timeIntervalSince(start.startedAt) * 1000).rounded())),
-            steps: context.stepReports, badRows: context.totals.badRows, warnings: context.warnings,
+            steps: context.stepReports, badRows: context.totals.badRows,
+            counters: context.totals.counters.isEmpty ? nil : context.totals.counters, warnings: context.warnings,
             error: failure.map(Self.errorInfo),
             totals: .init(rowsRead: context.totals.rowsRead, rowsWritten: context.totals.rowsWritten,
                           badRows: context.totals.badRows.values.reduce(0, +)))
