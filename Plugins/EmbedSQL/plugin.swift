@@ -15,13 +15,24 @@ struct EmbedSQL: BuildToolPlugin {
             }
         }
         inputs.sort { $0.path < $1.path }
+        func folders(under root: URL) -> [URL] {
+            var result = [root]
+            if let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isDirectoryKey]) {
+                for case let url as URL in walker where (try? url.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) == true {
+                    result.append(url)
+                }
+            }
+            return result
+        }
         let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedSQL.swift")
         return [
             .buildCommand(
                 displayName: "Embedding \(inputs.count) SQL files",
                 executable: try context.tool(named: "SQLEmbedder").url,
-                arguments: [sqlRoot.path, output.path] + inputs.map(\.path),
-                inputFiles: inputs,
+                arguments: [sqlRoot.path, output.path],
+                // The folders too: a new file changes its folder, so the
+                // command reruns (the embedder lists the folders itself).
+                inputFiles: inputs + folders(under: sqlRoot),
                 outputFiles: [output]
             )
         ]

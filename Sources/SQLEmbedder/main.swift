@@ -1,12 +1,12 @@
 // Build tool behind the EmbedSQL plugin: writes one Swift file that maps each
 // SQL file's path (relative to `sql/`) to its exact text.
 //
-// usage: SQLEmbedder SQL_ROOT OUTPUT FILE...
+// usage: SQLEmbedder SQL_ROOT OUTPUT
 import Foundation
 
 let arguments = CommandLine.arguments
-guard arguments.count >= 3 else {
-    FileHandle.standardError.write(Data("usage: SQLEmbedder SQL_ROOT OUTPUT FILE...\n".utf8))
+guard arguments.count == 3 else {
+    FileHandle.standardError.write(Data("usage: SQLEmbedder SQL_ROOT OUTPUT\n".utf8))
     exit(2)
 }
 let root = URL(fileURLWithPath: arguments[1]).standardizedFileURL.path
@@ -19,8 +19,14 @@ func literal(_ text: String) -> String {
     return hashes + "\"\"\"\n" + text + "\n\"\"\"" + hashes
 }
 
+var files: [String] = []
+if let walker = FileManager.default.enumerator(atPath: root) {
+    for case let relative as String in walker where relative.hasSuffix(".sql") {
+        files.append(root + "/" + relative)
+    }
+}
 var entries: [(String, String)] = []
-for path in arguments.dropFirst(3).sorted() {
+for path in files.sorted() {
     let full = URL(fileURLWithPath: path).standardizedFileURL.path
     var relative = full
     if relative.hasPrefix(root + "/") { relative.removeFirst(root.count + 1) }

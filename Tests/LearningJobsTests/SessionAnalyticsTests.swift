@@ -356,7 +356,7 @@ struct SessionAnalyticsTests {
             }
             let stale = """
                 INSERT INTO session_analytics VALUES ($1, 9, 9, 9, 9, 9, '{stale}', 9, '{"easy": 9, "medium": 9, "hard": 9}',
-                                                      9, 9, 9, 'hard', 9, '2026-11-19T00:00:00Z')
+                                                      9, 9, 9, 'hard', 9, '2026-11-19T00:00:00Z', '2026-11-18')
                 """
             try await c.query(stale, [Fixture.id("s", 1)])
             try await c.query(stale, [Fixture.id("s", 3)])
@@ -386,7 +386,7 @@ struct SessionAnalyticsTests {
             for n in 1...2 {
                 try await c.query("""
                     INSERT INTO session_analytics VALUES ($1, 9, 9, 9, 9, 9, '{stale}', 9, '{"easy": 9, "medium": 9, "hard": 9}',
-                                                          9, 9, 9, 'hard', 9, '2026-11-19T00:00:00Z')
+                                                          9, 9, 9, 'hard', 9, '2026-11-19T00:00:00Z', '2026-11-18')
                     """, [Fixture.id("s", n)])
             }
             var config = BatchConfig()
@@ -457,10 +457,13 @@ struct SessionAnalyticsTests {
             let again = try await runner.run(Self.job, Self.day)
             #expect(try await db.snapshot(on: c) == before)
             #expect(again.report?.totals.rowsWritten == 0)
-            // D+1 covers the same sessions (started on its D-1): nothing changes, computed_at stays.
+            // D+1 covers the same sessions (started on its D-1): no value changes, so
+            // computed_at stays; only as_of moves to D+1.
             let next = try await runner.run(Self.job, .d("2026-11-21"))
-            #expect(try await db.snapshot(on: c) == before)
-            #expect(next.report?.totals.rowsWritten == 0)
+            #expect(next.report?.totals.rowsWritten == 2)
+            #expect(try await computedAt(c, 1) == "2026-11-21T00:00:00Z")
+            let asOf = try await c.query("SELECT DISTINCT as_of::text AS d FROM session_analytics").rows.map { try $0.decode("d", as: String.self) }
+            #expect(asOf == ["2026-11-21"])
             // New difficulty from learning-impact: the distribution changes, and computed_at with it.
             try await stats(c, question: 1, difficulty: 0.6)
             let changed = try await runner.run(Self.job, .d("2026-11-21"))

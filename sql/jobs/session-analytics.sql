@@ -13,14 +13,18 @@
 
 -- step: read-sessions
 -- Covered: sessions that ended before the cut and either started on D-1 or
--- D (in TZ: [start_of(D-1), end_of(D))) or have no analytics row yet.
+-- D (in TZ: [start_of(D-1), end_of(D))) or have no analytics row yet. A row
+-- computed by a run for a later date (as_of > D: this is a rerun of an older
+-- date) counts as "not yet": in a day-by-day history it did not exist at D
+-- (see sql/migrations/0005_session_analytics_as_of.sql).
 CREATE TEMP TABLE sa_candidates ON COMMIT DROP AS
 SELECT s.id, s.started_at, s.ended_at, s.bad_reason
 FROM batch.checked_sessions s
 WHERE s.ended_at < :window_end::timestamptz
   AND ((s.started_at >= ((:day::date - 1)::timestamp AT TIME ZONE :tz::text)
         AND s.started_at < :window_end::timestamptz)
-       OR NOT EXISTS (SELECT 1 FROM session_analytics x WHERE x.session_id = s.id));
+       OR NOT EXISTS (SELECT 1 FROM session_analytics x
+                      WHERE x.session_id = s.id AND x.as_of <= :day::date));
 
 CREATE TEMP TABLE sa_sessions ON COMMIT DROP AS
 SELECT id, started_at, ended_at
@@ -183,17 +187,17 @@ LEFT JOIN sa_runs r ON r.session_id = s.id
 LEFT JOIN sa_optimal o ON o.session_id = s.id;
 
 -- step: write-analytics
--- Upsert; a row changes (and gets computed_at = :as_of) only when a value
--- differs.
+-- Upsert; a row changes only when a value or its as_of differs, and gets
+-- computed_at = :as_of only when a value differs.
 INSERT INTO session_analytics AS t
        (session_id, questions_attempted, questions_correct, accuracy, total_time_ms,
         avg_time_per_question_ms, subjects_practiced, topics_covered, difficulty_distribution,
         concept_switches, active_seconds, attention_span_minutes, optimal_difficulty_range,
-        learning_velocity, computed_at)
+        learning_velocity, as_of, computed_at)
 SELECT session_id, questions_attempted, questions_correct, accuracy, total_time_ms,
        avg_time_per_question_ms, subjects_practiced, topics_covered, difficulty_distribution,
        concept_switches, active_seconds, attention_span_minutes, optimal_difficulty_range,
-       learning_velocity, :as_of::timestamptz
+       learning_velocity, :day::date, :as_of::timestamptz
 FROM sa_result
 ON CONFLICT (session_id) DO UPDATE
 SET questions_attempted      = EXCLUDED.questions_attempted,
@@ -209,16 +213,30 @@ SET questions_attempted      = EXCLUDED.questions_attempted,
     attention_span_minutes   = EXCLUDED.attention_span_minutes,
     optimal_difficulty_range = EXCLUDED.optimal_difficulty_range,
     learning_velocity        = EXCLUDED.learning_velocity,
-    computed_at              = EXCLUDED.computed_at
+    as_of                    = EXCLUDED.as_of,
+    -- computed_at says when the values last changed: a row recomputed with
+    -- the same values for a later date only moves its as_of.
+    computed_at              = CASE
+        WHEN (t.questions_attempted, t.questions_correct, t.accuracy, t.total_time_ms,
+              t.avg_time_per_question_ms, t.subjects_practiced, t.topics_covered, t.difficulty_distribution,
+              t.concept_switches, t.active_seconds, t.attention_span_minutes, t.optimal_difficulty_range,
+              t.learning_velocity)
+             IS DISTINCT FROM
+             (EXCLUDED.questions_attempted, EXCLUDED.questions_correct, EXCLUDED.accuracy, EXCLUDED.total_time_ms,
+              EXCLUDED.avg_time_per_question_ms, EXCLUDED.subjects_practiced, EXCLUDED.topics_covered,
+              EXCLUDED.difficulty_distribution, EXCLUDED.concept_switches, EXCLUDED.active_seconds,
+              EXCLUDED.attention_span_minutes, EXCLUDED.optimal_difficulty_range, EXCLUDED.learning_velocity)
+        THEN EXCLUDED.computed_at ELSE t.computed_at END
 WHERE (t.questions_attempted, t.questions_correct, t.accuracy, t.total_time_ms,
        t.avg_time_per_question_ms, t.subjects_practiced, t.topics_covered, t.difficulty_distribution,
        t.concept_switches, t.active_seconds, t.attention_span_minutes, t.optimal_difficulty_range,
-       t.learning_velocity)
+       t.learning_velocity, t.as_of)
       IS DISTINCT FROM
       (EXCLUDED.questions_attempted, EXCLUDED.questions_correct, EXCLUDED.accuracy, EXCLUDED.total_time_ms,
        EXCLUDED.avg_time_per_question_ms, EXCLUDED.subjects_practiced, EXCLUDED.topics_covered,
        EXCLUDED.difficulty_distribution, EXCLUDED.concept_switches, EXCLUDED.active_seconds,
-       EXCLUDED.attention_span_minutes, EXCLUDED.optimal_difficulty_range, EXCLUDED.learning_velocity);
+       EXCLUDED.attention_span_minutes, EXCLUDED.optimal_difficulty_range, EXCLUDED.learning_velocity,
+       EXCLUDED.as_of);
 
 -- A covered session that is now bad (say its ended_at was moved before its
 -- start) is excluded from every job: its analytics from an earlier run go.
