@@ -114,7 +114,7 @@ public struct JobRunner: Sendable {
         let context = JobContext(job: job, connection: work, config: config, logger: runLogger,
                                  logicalDate: logicalDate, windowStart: windowStart, windowEnd: windowEnd,
                                  dryRun: request.dryRun, today: LocalDate(clock.now, in: config.timeZone),
-                                 recorder: recorder, runID: runID)
+                                 reportDirectory: reports.directory, recorder: recorder, runID: runID)
         var failure: (any Error)?
         let oneTransaction = job.transactional || request.dryRun
         do {
