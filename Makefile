@@ -51,7 +51,7 @@ demo: build
 	end=$$(date -u -d yesterday +%F); \
 	$(BIN) migrate --with-app-schema --database "$$db"; \
 	$(BIN) demo-data --learners $(DEMO_LEARNERS) --days $(DEMO_DAYS) --seed $(DEMO_SEED) --end-date $$end --database "$$db"; \
-	$(BIN) --job mastery-update --date $$end --database "$$db"; \
+	$(BIN) --job nightly --date $$end --database "$$db"; \
 	echo; $(BIN) status --database "$$db"; \
 	echo; echo "The demo database stays up: psql \"$$db\"   (stop it with: make demo-stop)"
 

@@ -9,6 +9,7 @@
 //   BatchSQL           the `sql/` folder, embedded at build time (the files stay the source)
 //   BatchEngine        config, migrations, job registry, runner, run recorder, reports
 //   LearningJobs       one file per learning job; each job's SQL lives in sql/jobs/
+//   BatchDaemon        the long-running worker: scheduler loop, catch-up, sd_notify, signals
 //   StudyBuddyCLI      the command structs of `studybuddy-batch`
 //   BatchTesting       throwaway PostgreSQL clusters and fresh databases for tests
 import PackageDescription
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -85,12 +87,26 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "BatchDaemon",
+            dependencies: [
+                "BatchEngine",
+                "PostgresClient",
+                "SystemdNotify",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "StudyBuddyCLI",
             dependencies: [
+                "BatchDaemon",
                 "BatchEngine",
                 "LearningJobs",
                 "PostgresClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -118,6 +134,11 @@ let package = Package(
         .testTarget(
             name: "LearningJobsTests",
             dependencies: ["LearningJobs", "BatchEngine", "BatchTesting", "PostgresClient"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: ["BatchDaemon", "BatchEngine", "BatchTesting", "PostgresClient"],
             swiftSettings: strict
         ),
         .testTarget(

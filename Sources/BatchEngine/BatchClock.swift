@@ -13,13 +13,15 @@ public struct BatchClock: Sendable {
     public static let system = BatchClock { Date() }
 
     /// The system clock, unless `STUDYBUDDY_BATCH_NOW` (an ISO 8601 instant,
-    /// for tests and drills) pins it.
+    /// for tests and drills) sets it: the clock then reads that instant at
+    /// process start and runs on in real time from there.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> BatchClock {
         guard let text = environment["STUDYBUDDY_BATCH_NOW"], !text.isEmpty else { return .system }
         guard let instant = ISOInstant.parse(text) else {
             throw BatchError.usage("STUDYBUDDY_BATCH_NOW=\(text) is not an ISO 8601 instant with offset, e.g. 2026-11-24T06:00:00Z")
         }
-        return BatchClock { instant }
+        let offset = instant.timeIntervalSince(Date())
+        return BatchClock { Date().addingTimeInterval(offset) }
     }
 }
 

@@ -29,12 +29,14 @@ public final class JobContext {
 
     let recorder: RunRecorder
     let runID: Int64
+    let progress: (@Sendable (String) -> Void)?
     private(set) var stepReports: [RunReport.Step] = []
     private(set) var warnings: [String] = []
 
     init(job: JobDefinition, connection: Connection, config: BatchConfig, logger: Logger, logicalDate: LocalDate,
          windowStart: Date?, windowEnd: Date, dryRun: Bool, today: LocalDate, reportDirectory: String? = nil,
-         recorder: RunRecorder, runID: Int64) {
+         recorder: RunRecorder, runID: Int64, progress: (@Sendable (String) -> Void)? = nil) {
+        self.progress = progress
         self.job = job
         self.connection = connection
         self.config = config
@@ -73,6 +75,7 @@ public final class JobContext {
     public func step(_ name: String, _ body: (Connection) async throws -> StepCounts) async throws -> StepCounts {
         let number = stepReports.count + 1
         let started = Date()
+        progress?("running \(job.name) \(job.kind == .slot ? "" : logicalDate.description + " ")step \(number)/\(max(number, job.steps.count)) \(name)")
         try await recorder.stepStarted(runID: runID, stepNo: number, name: name, at: started)
         do {
             let counts = try await body(connection)
@@ -127,6 +130,7 @@ public final class JobContext {
             sum.rowsRead += step.rowsRead
             sum.rowsWritten += step.rowsWritten
             for (reason, n) in step.badRows { sum.badRows[reason, default: 0] += n }
+            for (name, n) in step.counters ?? [:] { sum.counters[name, default: 0] += n }
         }
     }
 }

@@ -12,10 +12,15 @@ public struct RunRequest: Sendable {
     public var dryRun: Bool
     public var parentRunID: Int64?
     public var args: RunArgs
+    /// For the scheduler: do nothing when this slot (the job's logical date,
+    /// or its instant T) already succeeded. Checked while holding the job's
+    /// lock, so that two daemons run every slot exactly once between them.
+    public var onlyIfNotDone: Bool
 
     public init(job: String, logicalDate: LocalDate? = nil, at: Date? = nil, trigger: RunTrigger = .manual,
-                dryRun: Bool = false, parentRunID: Int64? = nil, args: RunArgs = RunArgs()) {
+                dryRun: Bool = false, parentRunID: Int64? = nil, args: RunArgs = RunArgs(), onlyIfNotDone: Bool = false) {
         self.job = job
+        self.onlyIfNotDone = onlyIfNotDone
         self.logicalDate = logicalDate
         self.at = at
         self.trigger = trigger
@@ -54,6 +59,8 @@ public struct JobRunner: Sendable {
     public let reports: ReportWriter
     /// Prints the human summary on stderr after each run.
     public var printSummary = true
+    /// Told what runs now (job, step), for sd_notify STATUS.
+    public var progress: (@Sendable (String) -> Void)?
 
     public init(registry: JobRegistry, config: BatchConfig, target: DatabaseTarget, clock: BatchClock,
                 logger: Logger, reports: ReportWriter) {
@@ -90,10 +97,10 @@ public struct JobRunner: Sendable {
             let outcome = try await runHoldingLock(job: job, request: request, work: work, recorder: recorder,
                                                    start: start, logicalDate: logicalDate,
                                                    windowStart: windowStart, windowEnd: windowEnd)
-            _ = try? await work.advisoryUnlock(lock)
+            await Task { _ = try? await work.advisoryUnlock(lock) }.value
             return outcome
         } catch {
-            _ = try? await work.advisoryUnlock(lock)
+            await Task { _ = try? await work.advisoryUnlock(lock) }.value
             throw error
         }
     }
@@ -102,6 +109,10 @@ public struct JobRunner: Sendable {
                                 start: RunRecorder.Start, logicalDate: LocalDate, windowStart: Date?,
                                 windowEnd: Date) async throws -> RunOutcome {
         var start = start
+        if request.onlyIfNotDone, let done = try await recorder.succeededRun(of: start) {
+            logger.debug("\(job.name): slot already done by run \(done)")
+            return RunOutcome(runID: done, status: .succeeded, report: nil, message: "already done by run \(done)")
+        }
         // Run rows carry real times: the injectable clock decides dates, not durations.
         start.startedAt = Date()
         let runID = try await recorder.start(start)
@@ -114,7 +125,9 @@ public struct JobRunner: Sendable {
         let context = JobContext(job: job, connection: work, config: config, logger: runLogger,
                                  logicalDate: logicalDate, windowStart: windowStart, windowEnd: windowEnd,
                                  dryRun: request.dryRun, today: LocalDate(clock.now, in: config.timeZone),
-                                 reportDirectory: reports.directory, recorder: recorder, runID: runID)
+                                 reportDirectory: reports.directory, recorder: recorder, runID: runID,
+                                 progress: progress)
+        progress?("running \(job.name) \(start.logicalDate.map(\.description) ?? ISOInstant.format(windowEnd))")
         var failure: (any Error)?
         let oneTransaction = job.transactional || request.dryRun
         do {
@@ -135,13 +148,18 @@ public struct JobRunner: Sendable {
         }
 
         let finished = Date()
+        // Cancelled (daemon stop): the transaction was rolled back; the run
+        // is `interrupted`, not `failed`.
+        let interrupted = failure != nil && Task.isCancelled
         var report = RunReport(
             runId: runID, parentRunId: request.parentRunID, job: job.name, logicalDate: start.logicalDate,
             window: .init(start: windowStart, end: windowEnd), trigger: request.trigger, args: request.args,
             host: recorder.host, pid: recorder.pid, version: BatchVersion.current,
-            status: failure == nil ? .succeeded : .failed, startedAt: start.startedAt, finishedAt: finished,
+            status: failure == nil ? .succeeded : (interrupted ? .interrupted : .failed),
+            startedAt: start.startedAt, finishedAt: finished,
             durationMs: max(0, Int((finished.timeIntervalSince(start.startedAt) * 1000).rounded())),
-            steps: context.stepReports, badRows: context.totals.badRows, warnings: context.warnings,
+            steps: context.stepReports, badRows: context.totals.badRows,
+            counters: context.totals.counters.isEmpty ? nil : context.totals.counters, warnings: context.warnings,
             error: failure.map(Self.errorInfo),
             totals: .init(rowsRead: context.totals.rowsRead, rowsWritten: context.totals.rowsWritten,
                           badRows: context.totals.badRows.values.reduce(0, +)))
@@ -149,14 +167,20 @@ public struct JobRunner: Sendable {
             let reasons = report.badRows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             runLogger.warning("skipped \(report.totals.badRows) bad input row(s): \(reasons)")
         }
-        do {
-            try await recorder.finish(runID: runID, report: report)
-        } catch {
-            // The recorder's connection may have died with the server; one
-            // fresh connection gets a chance before we give up.
-            let retry = RunRecorder(connection: try await target.connect(for: "\(job.name)/recorder"))
-            try await retry.finish(runID: runID, report: report)
-        }
+        // Recording must happen even when this task was cancelled: an
+        // unstructured task does not inherit the cancellation.
+        let finalReport = report
+        let target = self.target
+        try await Task {
+            do {
+                try await recorder.finish(runID: runID, report: finalReport)
+            } catch {
+                // The recorder's connection may have died with the server; one
+                // fresh connection gets a chance before we give up.
+                let retry = RunRecorder(connection: try await target.connect(for: "\(job.name)/recorder"))
+                try await retry.finish(runID: runID, report: finalReport)
+            }
+        }.value
         do {
             let path = try reports.write(report)
             runLogger.debug("report written to \(path)")
@@ -166,7 +190,7 @@ public struct JobRunner: Sendable {
         }
         if printSummary { FileHandle.standardError.write(Data((report.summary + "\n").utf8)) }
         if let failure {
-            runLogger.error("\(job.name) failed: \(Self.errorInfo(failure).message)")
+            runLogger.error("\(job.name) \(interrupted ? "was interrupted" : "failed"): \(Self.errorInfo(failure).message)")
         }
         return RunOutcome(runID: runID, status: report.status, report: report,
                           message: failure.map { Self.errorInfo($0).message })

@@ -7,8 +7,10 @@ import PostgresClient
 /// statements separated by `;`. Statements bind named parameters
 /// (`:day`, `:tz`, ...), never spliced values. What a statement returns
 /// feeds the run's counts: columns `rows_read` and `rows_written` add up,
-/// columns `bad_<reason>` count excluded input rows, and an INSERT, UPDATE
-/// or DELETE without such columns counts its affected rows as written.
+/// columns `bad_<reason>` count excluded input rows, any other integer
+/// column adds up under its name in `counters` (e.g. `plans_kept`), and an
+/// INSERT, UPDATE or DELETE without such columns counts its affected rows
+/// as written.
 public struct JobSQL: Sendable {
     public struct Step: Sendable {
         public let name: String
@@ -49,11 +51,14 @@ public struct StepCounts: Sendable, Codable, Equatable {
     public var rowsWritten: Int = 0
     /// Input rows excluded, by reason.
     public var badRows: [String: Int] = [:]
+    /// Other counts a job reports (integer result columns), by column name.
+    public var counters: [String: Int] = [:]
 
-    public init(rowsRead: Int = 0, rowsWritten: Int = 0, badRows: [String: Int] = [:]) {
+    public init(rowsRead: Int = 0, rowsWritten: Int = 0, badRows: [String: Int] = [:], counters: [String: Int] = [:]) {
         self.rowsRead = rowsRead
         self.rowsWritten = rowsWritten
         self.badRows = badRows
+        self.counters = counters
     }
 
     mutating func add(_ result: QueryResult) throws {
@@ -69,6 +74,10 @@ public struct StepCounts: Sendable, Codable, Equatable {
                 } else if column.hasPrefix("bad_") {
                     let n = try row.decode(column, as: Int?.self) ?? 0
                     if n > 0 { badRows[String(column.dropFirst(4)), default: 0] += n }
+                    counted = true
+                } else if let index = result.columns.firstIndex(of: column),
+                          [PostgresType.int2, PostgresType.int4, PostgresType.int8].contains(result.columnTypes[index]) {
+                    counters[column, default: 0] += try row.decode(column, as: Int?.self) ?? 0
                     counted = true
                 }
             }

@@ -92,7 +92,22 @@ public final class RunRecorder: Sendable {
             """, [runID, stepNo, status.rawValue, at, Int((duration * 1000).rounded()), counts.rowsWritten, detail])
     }
 
+    /// A succeeded, real run of the same slot: the job's logical date (for
+    /// slot jobs inside the pipeline too), or its instant T.
+    func succeededRun(of start: Start) async throws -> Int64? {
+        try await connection.query("""
+            SELECT id FROM batch.job_runs
+            WHERE job = $1 AND status = 'succeeded' AND NOT coalesce((args->>'dry_run')::boolean, false)
+              AND CASE WHEN $2::date IS NOT NULL THEN logical_date = $2::date ELSE window_end = $3::timestamptz AND logical_date IS NULL END
+            ORDER BY id LIMIT 1
+            """, [start.job, start.logicalDate, start.windowEnd]).first?.decode("id", as: Int64.self)
+    }
+
     func finish(runID: Int64, report: RunReport) async throws {
+        try await connection.query("""
+            UPDATE batch.job_run_steps SET status = $2, finished_at = coalesce(finished_at, $3)
+            WHERE run_id = $1 AND status = 'running'
+            """, [runID, report.status == .succeeded ? RunStatus.succeeded.rawValue : RunStatus.interrupted.rawValue, report.finishedAt])
         try await connection.query("""
             UPDATE batch.job_runs
             SET status = $2, finished_at = $3, duration_ms = $4, rows_read = $5, rows_written = $6,

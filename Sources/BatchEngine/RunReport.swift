@@ -21,6 +21,8 @@ public struct RunReport: Codable, Sendable {
         public var rowsRead: Int
         public var rowsWritten: Int
         public var badRows: [String: Int]
+        /// Other counts of the step (e.g. `plans_kept`); absent when none.
+        public var counters: [String: Int]?
 
         init(number: Int, name: String, status: RunStatus, started: Date, finished: Date, counts: StepCounts) {
             self.number = number
@@ -32,6 +34,7 @@ public struct RunReport: Codable, Sendable {
             self.rowsRead = counts.rowsRead
             self.rowsWritten = counts.rowsWritten
             self.badRows = counts.badRows
+            self.counters = counts.counters.isEmpty ? nil : counts.counters
         }
     }
 
@@ -66,6 +69,8 @@ public struct RunReport: Codable, Sendable {
     public var steps: [Step]
     /// Input rows excluded from the computation, by reason.
     public var badRows: [String: Int]
+    /// Other counts of the run, summed over its steps (e.g. `plans_kept`); absent when none.
+    public var counters: [String: Int]?
     public var warnings: [String]
     public var error: ErrorInfo?
     public var totals: Totals
@@ -114,6 +119,9 @@ public struct RunReport: Codable, Sendable {
         }
         if !badRows.isEmpty {
             lines.append("  bad rows skipped: " + badRows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        if let counters, !counters.isEmpty {
+            lines.append("  " + counters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         for warning in warnings { lines.append("  warning: \(warning)") }
         if let error {

@@ -12,23 +12,17 @@ public enum Schedules {
         }
     }
 
-    /// The next slot after `instant`, in the configured zone. A time that a
-    /// DST change skips runs at the first valid instant after it.
+    /// The next slot after `instant`, in the configured zone (DST-safe,
+    /// see `SlotCalendar`).
     public static func nextDue(job: JobDefinition, config: BatchConfig, after instant: Date) -> Date? {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = config.timeZone
-        func next(_ time: ScheduleTime) -> Date? {
-            calendar.nextDate(after: instant, matching: DateComponents(hour: time.hour, minute: time.minute, second: 0),
-                              matchingPolicy: .nextTime)
-        }
+        let calendar = SlotCalendar(zone: config.timeZone)
         switch job.name {
         case "mastery-decay":
-            return config.schedule.decay.compactMap(ScheduleTime.init).compactMap(next).min()
+            return calendar.nextSlot(of: config.schedule.decay.compactMap(ScheduleTime.init), after: instant)
         case "session-close":
-            let step = Double(config.schedule.sessionCloseEveryMinutes * 60)
-            return Date(timeIntervalSince1970: (instant.timeIntervalSince1970 / step).rounded(.down) * step + step)
+            return SlotCalendar.nextInterval(minutes: config.schedule.sessionCloseEveryMinutes, after: instant)
         default:
-            return ScheduleTime(config.schedule.nightly).flatMap(next)
+            return ScheduleTime(config.schedule.nightly).flatMap { calendar.nextSlot(of: [$0], after: instant) }
         }
     }
 
@@ -36,21 +30,10 @@ public enum Schedules {
     public static func latestSlot(job: JobDefinition, config: BatchConfig, atOrBefore instant: Date) -> Date {
         switch job.name {
         case "mastery-decay":
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = config.timeZone
-            let times = config.schedule.decay.compactMap(ScheduleTime.init)
-            let candidates = times.compactMap { time in
-                calendar.nextDate(after: instant, matching: DateComponents(hour: time.hour, minute: time.minute, second: 0),
-                                  matchingPolicy: .nextTime, direction: .backward)
-            }
-            let exact = times.contains { time in
-                let c = calendar.dateComponents([.hour, .minute, .second, .nanosecond], from: instant)
-                return c.hour == time.hour && c.minute == time.minute && c.second == 0 && (c.nanosecond ?? 0) == 0
-            }
-            return exact ? instant : (candidates.max() ?? instant)
+            return SlotCalendar(zone: config.timeZone)
+                .latestSlot(of: config.schedule.decay.compactMap(ScheduleTime.init), atOrBefore: instant) ?? instant
         default:
-            let step = Double(config.schedule.sessionCloseEveryMinutes * 60)
-            return Date(timeIntervalSince1970: (instant.timeIntervalSince1970 / step).rounded(.down) * step)
+            return SlotCalendar.latestInterval(minutes: config.schedule.sessionCloseEveryMinutes, atOrBefore: instant)
         }
     }
 

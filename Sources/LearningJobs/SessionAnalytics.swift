@@ -6,7 +6,9 @@ import PostgresClient
 /// that ended before the cut and started on D-1 or D, or have no analytics yet.
 ///
 /// SQL: `sql/jobs/session-analytics.sql`. Formulas: computations.md,
-/// "session-analytics".
+/// "session-analytics". Attempts created after their session's `ended_at`
+/// (but before the cut) count with their session and are reported as a
+/// warning of the run.
 public enum SessionAnalytics {
     public static let name = "session-analytics"
     static let sql = JobSQL("jobs/session-analytics.sql")
@@ -32,5 +34,11 @@ public enum SessionAnalytics {
             "velocity_min_active": c.sessions.velocityMinActiveSeconds,
             "velocity_min_attempts": c.sessions.velocityMinAttempts,
         ])
+        // Counts the SQL left in its temp table `sa_warnings` (still there:
+        // the run's transaction is open) become report warnings.
+        let warnings = try await context.query(named: "SELECT message, n FROM sa_warnings WHERE n > 0 ORDER BY message")
+        for row in warnings.rows {
+            context.warn("\(try row.decode("n", as: Int.self)) \(try row.decode("message", as: String.self))")
+        }
     }
 }

@@ -2,25 +2,32 @@ import BatchEngine
 import Foundation
 import PostgresClient
 
-/// `--job NAME` with its date options, checked and turned into runs.
+/// `--job NAME` with its date options, checked up front (exit 2 with the
+/// reason) and then handed to the orchestrator.
 struct JobInvocation {
-    let job: JobDefinition
-    let dates: [LocalDate]
-    let at: Date?
+    enum Target {
+        case dates([LocalDate])
+        case instant(Date?)
+    }
+
+    let job: String
+    let target: Target
     let dryRun: Bool
     let trigger: RunTrigger
-    let environment: CommandEnvironment
-    let runner: JobRunner
+    let cascade: Orchestrator.CascadeMode
+    let orchestrator: Orchestrator
     let args: RunArgs
 
     init(job name: String, date: String?, from: String?, to: String?, at: String?, dryRun: Bool, trigger: String?,
-         environment: CommandEnvironment, registry: JobRegistry, configPath: String?) throws {
-        let job = try registry.require(name)
-        self.job = job
-        self.environment = environment
+         cascade: Bool, noCascade: Bool, environment: CommandEnvironment, registry: JobRegistry, configPath: String?) throws {
+        guard registry.isKnown(name) else {
+            throw BatchError.usage("unknown job \"\(name)\"; known jobs: \(registry.names.joined(separator: ", "))")
+        }
+        self.job = name
         self.dryRun = dryRun
         let today = environment.today
         let zone = environment.config.timezone
+        let isSlot = registry[name]?.kind == .slot
 
         func parse(_ text: String, _ flag: String) throws -> LocalDate {
             guard let value = LocalDate(text) else {
@@ -32,38 +39,38 @@ struct JobInvocation {
             return value
         }
 
-        var rangeTrigger: RunTrigger = .manual
-        if date != nil, from != nil || to != nil {
-            throw BatchError.usage("give either --date or --from/--to, not both")
-        }
+        if date != nil, from != nil || to != nil { throw BatchError.usage("give either --date or --from/--to, not both") }
         if (from == nil) != (to == nil) {
             throw BatchError.usage("--from and --to go together: give both, or use --date for one day")
         }
-        if job.kind == .slot {
-            if date != nil || from != nil { throw BatchError.usage("\(job.name) runs as of an instant: use --at, not --date/--from/--to") }
-            dates = []
+        if cascade && noCascade { throw BatchError.usage("give --cascade or --no-cascade, not both") }
+        var rangeTrigger: RunTrigger = .manual
+        if isSlot {
+            if date != nil || from != nil {
+                throw BatchError.usage("\(name) runs as of an instant: use --at T (default: the latest past slot), not --date/--from/--to")
+            }
+            if let at {
+                guard let instant = ISOInstant.parse(at) else {
+                    throw BatchError.usage("--at \(at) is not an ISO 8601 instant with offset, e.g. 2026-11-24T06:00:00+01:00")
+                }
+                guard instant <= environment.clock.now else { throw BatchError.usage("--at \(at) is in the future") }
+                target = .instant(instant)
+            } else {
+                target = .instant(nil)
+            }
         } else {
-            if at != nil { throw BatchError.usage("\(job.name) runs for a logical date: use --date, not --at") }
+            if at != nil { throw BatchError.usage("\(name) runs for a logical date: use --date, not --at") }
             if let from, let to {
                 let first = try parse(from, "--from")
                 let last = try parse(to, "--to")
                 guard first <= last else { throw BatchError.usage("--to \(last) is before --from \(first)") }
-                dates = (0...first.days(until: last)).map { first.adding(days: $0) }
+                target = .dates((0...first.days(until: last)).map { first.adding(days: $0) })
                 rangeTrigger = .backfill
             } else if let date {
-                dates = [try parse(date, "--date")]
+                target = .dates([try parse(date, "--date")])
             } else {
-                dates = [today.adding(days: -1)]
+                target = .dates([today.adding(days: -1)])
             }
-        }
-        if let at {
-            guard let instant = ISOInstant.parse(at) else {
-                throw BatchError.usage("--at \(at) is not an ISO 8601 instant with offset, e.g. 2026-11-24T06:00:00+01:00")
-            }
-            guard instant <= environment.clock.now else { throw BatchError.usage("--at \(at) is in the future") }
-            self.at = instant
-        } else {
-            self.at = nil
         }
         if let trigger {
             guard let value = RunTrigger(rawValue: trigger), value == .schedule || value == .catchup else {
@@ -73,39 +80,26 @@ struct JobInvocation {
         } else {
             self.trigger = rangeTrigger
         }
+        self.cascade = cascade ? .force : (noCascade ? .skip : .automatic)
         let redacted = environment.target.redacted
         self.args = RunArgs(date: date.flatMap { LocalDate($0) }, from: from.flatMap { LocalDate($0) },
                             to: to.flatMap { LocalDate($0) }, at: at, dryRun: dryRun,
                             database: redacted.isEmpty ? nil : redacted, config: configPath)
         let reports = ReportWriter(directory: ReportWriter.directory(config: environment.config))
         try reports.prepare()
-        self.runner = JobRunner(registry: registry, config: environment.config, target: environment.target,
-                                clock: environment.clock, logger: environment.logger, reports: reports)
+        self.orchestrator = Orchestrator(runner: JobRunner(
+            registry: registry, config: environment.config, target: environment.target,
+            clock: environment.clock, logger: environment.logger, reports: reports))
     }
 
-    /// Runs every date in ascending order; a range stops after the first
-    /// date with a failure. 1 if any failed, else 75 if any was skipped.
     func execute() async throws -> ExitStatus {
-        if job.kind == .slot {
-            return try await runner.run(RunRequest(job: job.name, at: at, trigger: trigger, dryRun: dryRun, args: args))
+        switch target {
+        case .instant(let at):
+            return try await orchestrator.runner.run(RunRequest(job: job, at: at, trigger: trigger, dryRun: dryRun, args: args))
                 .exitStatus
+        case .dates(let dates):
+            return try await orchestrator.runDates(job: job, dates: dates, trigger: trigger, dryRun: dryRun,
+                                                   cascade: cascade, args: args)
         }
-        var skipped = false
-        for day in dates {
-            var runArgs = args
-            runArgs.date = day
-            let outcome = try await runner.run(RunRequest(job: job.name, logicalDate: day, trigger: trigger,
-                                                          dryRun: dryRun, args: runArgs))
-            switch outcome.exitStatus {
-            case .jobFailed:
-                if dates.count > 1, day != dates.last {
-                    environment.logger.error("stopping the range after \(day): \(job.name) failed there; later dates were not run")
-                }
-                return .jobFailed
-            case .tryLater: skipped = true
-            default: break
-            }
-        }
-        return skipped ? .tryLater : .success
     }
 }

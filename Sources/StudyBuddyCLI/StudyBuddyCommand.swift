@@ -10,12 +10,14 @@ public struct StudyBuddyCommand: AsyncParsableCommand {
         commandName: "studybuddy-batch",
         abstract: "The batch brain of StudyBuddy: mastery, difficulty, plans, analytics and clean-up.",
         discussion: """
-            Run one job:   studybuddy-batch --job mastery-update --date 2026-11-23
-            A date range:  studybuddy-batch --job mastery-update --from 2026-11-01 --to 2026-11-23
+            The nightly pipeline:  studybuddy-batch --job nightly --date 2026-11-23
+            One job:               studybuddy-batch --job mastery-update --date 2026-11-23
+            A date range:          studybuddy-batch --job nightly --from 2026-11-01 --to 2026-11-23
+            A slot job:            studybuddy-batch --job mastery-decay --at 2026-11-24T06:00:00+01:00
             Exit codes: 0 success, 1 a job failed, 2 usage or config error, 75 could not run now.
             """,
         version: BatchVersion.current,
-        subcommands: [MigrateCommand.self, JobsCommand.self, StatusCommand.self, DemoDataCommand.self])
+        subcommands: [DaemonCommand.self, MigrateCommand.self, JobsCommand.self, StatusCommand.self, DemoDataCommand.self])
 
     @OptionGroup var common: CommonOptions
 
@@ -40,6 +42,12 @@ public struct StudyBuddyCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Record the run with trigger `schedule` or `catchup` (timer units).")
     var trigger: String?
 
+    @Flag(name: .long, help: "Rerun every later processed date however many there are (see catchup.max_cascade_days).")
+    var cascade = false
+
+    @Flag(name: .customLong("no-cascade"), help: "Rerun only the given dates, not the later processed ones (the report says so).")
+    var noCascade = false
+
     public init() {}
 
     public func run() async throws {
@@ -49,7 +57,7 @@ public struct StudyBuddyCommand: AsyncParsableCommand {
         let environment = try CommandEnvironment(common)
         let invocation = try JobInvocation(
             job: job, date: date, from: from, to: to, at: at, dryRun: dryRun, trigger: trigger,
-            environment: environment, registry: LearningJobs.registry, configPath: common.config)
+            cascade: cascade, noCascade: noCascade, environment: environment, registry: LearningJobs.registry, configPath: common.config)
         let status = try await invocation.execute()
         if status != .success { throw ExitCode(status.rawValue) }
     }

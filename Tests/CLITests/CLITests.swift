@@ -17,7 +17,7 @@ struct CLITests {
     }
 
     @Test("usage errors exit 2 and say what was wrong", arguments: [
-        (["--job", "mastery-updte"], "known jobs: mastery-update"),
+        (["--job", "mastery-updte"], "known jobs: nightly, session-close, mastery-update"),
         (["--job", "mastery-update", "--date", "2026-02-30"], "--date 2026-02-30 is not a valid date"),
         (["--job", "mastery-update", "--date", "0000-01-01"], "not a valid date"),
         (["--job", "mastery-update", "--date", "2026-11-24"], "is not over yet"),
@@ -95,9 +95,14 @@ struct CLITests {
             // A range runs each date ascending, recorded as backfill.
             let range = try cli.run(["--job", "mastery-update", "--from", "2026-11-18", "--to", "2026-11-20", "--database", database])
             #expect(range.status == 0, "\(range.stderr)")
-            let dates = try await c.query("SELECT logical_date::text AS d FROM batch.job_runs WHERE trigger = 'backfill' ORDER BY id").rows
-                .map { try $0.decode("d", as: String.self) }
-            #expect(dates == ["2026-11-18", "2026-11-19", "2026-11-20"])
+            // 2026-11-22 was processed before, so it is rerun too (the
+            // cascade), with mastery-update's downstream jobs.
+            #expect(range.stderr.contains("2026-11-22: mastery-update, importance-index, cleanup"), "\(range.stderr)")
+            let dates = try await c.query("""
+                SELECT job || ' ' || logical_date::text AS d FROM batch.job_runs WHERE trigger = 'backfill' ORDER BY id
+                """).rows.map { try $0.decode("d", as: String.self) }
+            #expect(dates == ["mastery-update 2026-11-18", "mastery-update 2026-11-19", "mastery-update 2026-11-20",
+                              "mastery-update 2026-11-22", "importance-index 2026-11-22", "cleanup 2026-11-22"])
         }
     }
 

@@ -1,4 +1,169 @@
--- importance-index: not written yet.
+-- importance-index: the importance of every active (learner, subcategory)
+-- as of end_of(D), and the plan for D+1 (computations.md,
+-- "importance-index"). Runs after mastery-update and learning-impact.
+--
+-- Parameters: :day (D), :today (wall-clock today in the zone: a plan for
+-- today or earlier that exists is kept, interface.md), :target, :w_gap,
+-- :w_due, :w_impact, :active_days, :top, :default_daily_goal, :half_life,
+-- :floor_ratio.
+--
+-- The whole file runs in one transaction. Every write changes a row only
+-- when a value differs, so a rerun with unchanged inputs writes nothing.
 
--- step: todo
-SELECT 0 AS rows_written;
+-- step: compute-importance
+-- Eligible: the latest mastery_history row with recorded_date = D' <= D has
+-- D - D' < :active_days (so a row in (D - active_days, D] exists). With
+-- days = D - D' and p = 2^(-days / h):
+--   m_eff = f + (m0 - f) * p, f = floor_ratio * m0
+--   gap   = clamp((target - m_eff) / target, 0, 1);  due = 1 - p
+--   li_norm = LI_S / max(LI over all S), 0 when LI_S is NULL or the max is 0
+--   importance = w_gap * gap + w_due * due + w_impact * li_norm
+-- Ranked per learner by w = floor(importance * 1e12 + 0.5) descending,
+-- ties by S ascending (COLLATE "C").
+CREATE TEMP TABLE ii_score ON COMMIT DROP AS
+WITH latest AS (
+    SELECT DISTINCT ON (learner_id, subcategory)
+           learner_id, subcategory, recorded_date, mastery_score
+    FROM mastery_history
+    WHERE recorded_date <= :day::date
+      AND recorded_date >  :day::date - :active_days::int
+    ORDER BY learner_id, subcategory, recorded_date DESC
+),
+max_li AS (
+    SELECT max(learning_impact) AS max_li FROM subcategory_stats
+),
+decayed AS (
+    SELECT l.learner_id, l.subcategory,
+           :floor_ratio::float8 * l.mastery_score
+             + (l.mastery_score - :floor_ratio::float8 * l.mastery_score) * x.p AS m_eff,
+           x.p,
+           CASE WHEN s.learning_impact IS NULL OR m.max_li IS NULL OR m.max_li = 0 THEN 0::float8
+                ELSE s.learning_impact / m.max_li END AS li_norm
+    FROM latest l
+    CROSS JOIN max_li m
+    LEFT JOIN subcategory_stats s ON s.subcategory = l.subcategory
+    CROSS JOIN LATERAL (
+        SELECT power(2::float8, -least((:day::date - l.recorded_date)::float8 / :half_life::float8, 1000::float8)) AS p
+    ) x
+),
+parts AS (
+    SELECT learner_id, subcategory, li_norm,
+           greatest(0::float8, least(1::float8, (:target::float8 - m_eff) / :target::float8)) AS gap,
+           1 - p AS due
+    FROM decayed
+),
+scored AS (
+    SELECT learner_id, subcategory, gap, due, li_norm,
+           :w_gap::float8 * gap + :w_due::float8 * due + :w_impact::float8 * li_norm AS importance
+    FROM parts
+)
+SELECT learner_id, subcategory, gap, due, li_norm, importance, w,
+       row_number() OVER (PARTITION BY learner_id ORDER BY w DESC, subcategory COLLATE "C")::int AS rank
+FROM scored
+CROSS JOIN LATERAL (SELECT floor(importance * 1e12::float8 + 0.5::float8)::bigint AS w) x;
+
+SELECT count(*) AS rows_read FROM ii_score;
+
+-- step: compute-plan
+-- The plan for D+1: the quota Q (learners.daily_goal, else
+-- :default_daily_goal; a negative goal counts as 0) split over the top
+-- :top by the largest remainder method, in exact integers: W = sum w (if
+-- W = 0 every w = 1), q_i = floor(Q * w_i / W), r_i = Q * w_i - q_i * W;
+-- the Q - sum q_i leftover units go one each by r_i descending, ties by
+-- rank. Subcategories with 0 units are left out.
+CREATE TEMP TABLE ii_plan ON COMMIT DROP AS
+WITH top AS (
+    SELECT learner_id, subcategory, rank, importance, w::numeric AS w
+    FROM ii_score
+    WHERE rank <= :top::int
+),
+totals AS (
+    SELECT t.learner_id, sum(t.w) AS sum_w, count(*)::numeric AS n,
+           greatest(coalesce(min(l.daily_goal), :default_daily_goal::int), 0)::numeric AS quota
+    FROM top t
+    LEFT JOIN learners l ON l.id = t.learner_id
+    GROUP BY t.learner_id
+),
+weights AS (
+    SELECT t.learner_id, t.subcategory, t.rank, t.importance, x.quota,
+           CASE WHEN x.sum_w = 0 THEN 1::numeric ELSE t.w END AS wi,
+           CASE WHEN x.sum_w = 0 THEN x.n ELSE x.sum_w END AS wt
+    FROM top t
+    JOIN totals x ON x.learner_id = t.learner_id
+),
+shares AS (
+    SELECT learner_id, subcategory, rank, importance, quota, wt, wi,
+           div(quota * wi, wt) AS q
+    FROM weights
+),
+remainders AS (
+    SELECT learner_id, subcategory, rank, importance, q,
+           quota - sum(q) OVER (PARTITION BY learner_id) AS leftover,
+           row_number() OVER (PARTITION BY learner_id ORDER BY quota * wi - q * wt DESC, rank) AS by_remainder
+    FROM shares
+)
+SELECT learner_id, subcategory, rank, importance,
+       (q + CASE WHEN by_remainder <= leftover THEN 1 ELSE 0 END)::int AS questions
+FROM remainders
+WHERE q + CASE WHEN by_remainder <= leftover THEN 1 ELSE 0 END > 0;
+
+-- Learners whose plan for D+1 is kept: D+1 is today or earlier and a plan
+-- exists (a child is using it or has used it).
+CREATE TEMP TABLE ii_kept ON COMMIT DROP AS
+SELECT DISTINCT learner_id
+FROM plan_units
+WHERE plan_date = :day::date + 1
+  AND :day::date + 1 <= :today::date;
+
+SELECT count(*)::int AS plans_kept FROM ii_kept;
+
+-- step: write-index
+-- importance_index holds the newest computation: only a run for a D at or
+-- after the newest stored as_of (or into an empty table) writes it, and
+-- then pairs no longer eligible go. An older D rewrites only its plan.
+CREATE TEMP TABLE ii_newest ON COMMIT DROP AS
+SELECT max(as_of) IS NULL OR :day::date >= max(as_of) AS newest
+FROM importance_index;
+
+INSERT INTO importance_index AS t
+       (learner_id, subcategory, as_of, importance, gap, due, li_norm, rank)
+SELECT learner_id, subcategory, :day::date, importance, gap, due, li_norm, rank
+FROM ii_score
+WHERE (SELECT newest FROM ii_newest)
+ON CONFLICT (learner_id, subcategory) DO UPDATE
+SET as_of      = EXCLUDED.as_of,
+    importance = EXCLUDED.importance,
+    gap        = EXCLUDED.gap,
+    due        = EXCLUDED.due,
+    li_norm    = EXCLUDED.li_norm,
+    rank       = EXCLUDED.rank
+WHERE (t.as_of, t.importance, t.gap, t.due, t.li_norm, t.rank)
+      IS DISTINCT FROM
+      (EXCLUDED.as_of, EXCLUDED.importance, EXCLUDED.gap, EXCLUDED.due, EXCLUDED.li_norm, EXCLUDED.rank);
+
+DELETE FROM importance_index t
+WHERE (SELECT newest FROM ii_newest)
+  AND NOT EXISTS (SELECT 1 FROM ii_score s
+                  WHERE s.learner_id = t.learner_id AND s.subcategory = t.subcategory);
+
+-- step: write-plan
+-- The plan for (L, D+1) is replaced as a whole, unless kept: rows no longer
+-- in it go (all of them for a learner without eligible pairs), changed
+-- rows are upserted.
+DELETE FROM plan_units p
+WHERE p.plan_date = :day::date + 1
+  AND NOT EXISTS (SELECT 1 FROM ii_kept k WHERE k.learner_id = p.learner_id)
+  AND NOT EXISTS (SELECT 1 FROM ii_plan n
+                  WHERE n.learner_id = p.learner_id AND n.subcategory = p.subcategory);
+
+INSERT INTO plan_units AS p
+       (learner_id, plan_date, subcategory, questions, rank, importance)
+SELECT n.learner_id, :day::date + 1, n.subcategory, n.questions, n.rank, n.importance
+FROM ii_plan n
+WHERE NOT EXISTS (SELECT 1 FROM ii_kept k WHERE k.learner_id = n.learner_id)
+ON CONFLICT (learner_id, plan_date, subcategory) DO UPDATE
+SET questions  = EXCLUDED.questions,
+    rank       = EXCLUDED.rank,
+    importance = EXCLUDED.importance
+WHERE (p.questions, p.rank, p.importance)
+      IS DISTINCT FROM (EXCLUDED.questions, EXCLUDED.rank, EXCLUDED.importance);

@@ -1,4 +1,228 @@
--- session-analytics: not written yet.
+-- session-analytics: every field of session_analytics for the sessions the
+-- logical date D covers (computations.md, "session-analytics").
+--
+-- Parameters: :day (D), :tz, :window_end (the cut end_of(D)), :as_of
+-- (= :window_end, stamped into computed_at), :easy_below, :hard_from,
+-- :attention_gap, :active_cap, :target_accuracy, :band_min_attempts,
+-- :velocity_min_active, :velocity_min_attempts.
+--
+-- The whole file runs in one transaction. A row changes only when a value
+-- differs, so a rerun with unchanged inputs writes nothing and computed_at
+-- keeps its value. The temp table sa_warnings holds counts the Swift
+-- wrapper turns into report warnings.
 
--- step: todo
-SELECT 0 AS rows_written;
+-- step: read-sessions
+-- Covered: sessions that ended before the cut and either started on D-1 or
+-- D (in TZ: [start_of(D-1), end_of(D))) or have no analytics row yet.
+CREATE TEMP TABLE sa_candidates ON COMMIT DROP AS
+SELECT s.id, s.started_at, s.ended_at, s.bad_reason
+FROM batch.checked_sessions s
+WHERE s.ended_at < :window_end::timestamptz
+  AND ((s.started_at >= ((:day::date - 1)::timestamp AT TIME ZONE :tz::text)
+        AND s.started_at < :window_end::timestamptz)
+       OR NOT EXISTS (SELECT 1 FROM session_analytics x WHERE x.session_id = s.id));
+
+CREATE TEMP TABLE sa_sessions ON COMMIT DROP AS
+SELECT id, started_at, ended_at
+FROM sa_candidates
+WHERE bad_reason IS NULL;
+
+-- Rows read (covered sessions) and the covered sessions the batch excludes.
+SELECT count(*) FILTER (WHERE bad_reason IS NULL)                    AS rows_read,
+       count(*) FILTER (WHERE bad_reason = 'null_value')             AS bad_null_value,
+       count(*) FILTER (WHERE bad_reason = 'ended_before_started')   AS bad_ended_before_started
+FROM sa_candidates;
+
+-- step: read-attempts
+-- The attempts of the covered sessions that count: not bad, created before
+-- the cut; numbered by (created_at, id), with the previous attempt's time
+-- and subcategory, and the question's current difficulty band
+-- (0 easy: < easy_below, 1 medium, 2 hard: >= hard_from; no stats: medium).
+CREATE TEMP TABLE sa_attempts ON COMMIT DROP AS
+SELECT a.session_id,
+       a.id,
+       a.created_at,
+       a.correct,
+       a.time_sec,
+       a.subject,
+       a.subcategory,
+       a.created_at > s.ended_at AS after_end,
+       CASE WHEN qs.difficulty IS NULL                   THEN 1
+            WHEN qs.difficulty < :easy_below::float8     THEN 0
+            WHEN qs.difficulty < :hard_from::float8      THEN 1
+            ELSE 2 END AS band,
+       row_number() OVER w           AS n,
+       lag(a.created_at) OVER w      AS prev_created_at,
+       lag(a.subcategory) OVER w     AS prev_subcategory
+FROM batch.checked_attempts a
+JOIN sa_sessions s ON s.id = a.session_id
+LEFT JOIN question_stats qs ON qs.question_id = a.question_id
+WHERE a.bad_reason IS NULL
+  AND a.created_at < :window_end::timestamptz
+WINDOW w AS (PARTITION BY a.session_id ORDER BY a.created_at, a.id);
+
+-- Rows read (attempts that count) and the covered sessions' attempts the
+-- batch excludes, by first reason.
+SELECT (SELECT count(*) FROM sa_attempts)                                     AS rows_read,
+       count(*) FILTER (WHERE a.bad_reason = 'question_missing')              AS bad_question_missing,
+       count(*) FILTER (WHERE a.bad_reason = 'learner_missing')               AS bad_learner_missing,
+       count(*) FILTER (WHERE a.bad_reason = 'null_value')                    AS bad_null_value,
+       count(*) FILTER (WHERE a.bad_reason = 'negative_time_sec')             AS bad_negative_time_sec,
+       count(*) FILTER (WHERE a.bad_reason = 'attempt_no_below_1')            AS bad_attempt_no_below_1,
+       count(*) FILTER (WHERE a.bad_reason = 'unknown_context')               AS bad_unknown_context,
+       count(*) FILTER (WHERE a.bad_reason IS NULL
+                          AND a.created_at >= :window_end::timestamptz)       AS bad_created_after_cut
+FROM batch.checked_attempts a
+JOIN sa_sessions s ON s.id = a.session_id
+WHERE a.bad_reason IS NOT NULL
+   OR a.created_at >= :window_end::timestamptz;
+
+-- Counted with their session, but reported: attempts after the session's end.
+CREATE TEMP TABLE sa_warnings ON COMMIT DROP AS
+SELECT 'attempts created after their session''s ended_at (counted with the session)'::text AS message,
+       count(*)::int AS n
+FROM sa_attempts
+WHERE after_end;
+
+-- step: compute
+-- Per session; a session without attempts gets 0 counts, '{}' subjects, an
+-- all-zero distribution and NULL for the rest.
+--   accuracy = round(100 * correct / attempted) in numeric (halves up)
+--   avg_time_per_question_ms = total_time_ms / attempted (integer division)
+--   attention span: runs split where a gap exceeds :attention_gap seconds;
+--     the longest run's last - first, in minutes (epoch seconds / 60.0)
+--   learning_velocity = correct / (active_seconds / 3600.0), NULL below the
+--     thresholds
+CREATE TEMP TABLE sa_runs ON COMMIT DROP AS
+SELECT session_id,
+       max(extract(epoch FROM last_at - first_at)::float8 / 60.0::float8) AS attention_span_minutes
+FROM (
+    SELECT session_id, run, min(created_at) AS first_at, max(created_at) AS last_at
+    FROM (
+        SELECT session_id, created_at,
+               sum(CASE WHEN n = 1 OR extract(epoch FROM created_at - prev_created_at) > :attention_gap::numeric
+                        THEN 1 ELSE 0 END) OVER (PARTITION BY session_id ORDER BY n) AS run
+        FROM sa_attempts
+    ) r
+    GROUP BY session_id, run
+) runs
+GROUP BY session_id;
+
+-- Attempts and correct answers per difficulty band, and the optimal band:
+-- among bands with at least :band_min_attempts attempts, the one whose
+-- accuracy c/n is closest to :target_accuracy, compared exactly in numeric
+-- by cross-multiplication (|c1 - t n1| * n2 vs |c2 - t n2| * n1), ties to
+-- the easier band.
+CREATE TEMP TABLE sa_bands ON COMMIT DROP AS
+SELECT session_id, band,
+       count(*)::numeric                           AS n,
+       count(*) FILTER (WHERE correct)::numeric    AS c
+FROM sa_attempts
+GROUP BY session_id, band;
+
+CREATE TEMP TABLE sa_optimal ON COMMIT DROP AS
+SELECT b.session_id,
+       CASE b.band WHEN 0 THEN 'easy' WHEN 1 THEN 'medium' ELSE 'hard' END AS optimal_difficulty_range
+FROM sa_bands b
+WHERE b.n >= :band_min_attempts::numeric
+  AND NOT EXISTS (
+      SELECT 1
+      FROM sa_bands o
+      WHERE o.session_id = b.session_id
+        AND o.band <> b.band
+        AND o.n >= :band_min_attempts::numeric
+        AND (abs(o.c - :target_accuracy::numeric * o.n) * b.n < abs(b.c - :target_accuracy::numeric * b.n) * o.n
+             OR (abs(o.c - :target_accuracy::numeric * o.n) * b.n = abs(b.c - :target_accuracy::numeric * b.n) * o.n
+                 AND o.band < b.band)));
+
+-- sum() of an integer column is a bigint (of a bigint it would be numeric,
+-- and total / attempted would no longer be an integer division).
+CREATE TEMP TABLE sa_agg ON COMMIT DROP AS
+SELECT session_id,
+       count(*)::int                                                        AS questions_attempted,
+       count(*) FILTER (WHERE correct)::int                                 AS questions_correct,
+       1000 * sum(time_sec)                                                 AS total_time_ms,
+       array_agg(DISTINCT subject COLLATE "C" ORDER BY subject COLLATE "C") AS subjects_practiced,
+       count(DISTINCT subcategory)::int                                     AS topics_covered,
+       count(*) FILTER (WHERE band = 0)::int                                AS easy,
+       count(*) FILTER (WHERE band = 1)::int                                AS medium,
+       count(*) FILTER (WHERE band = 2)::int                                AS hard,
+       count(*) FILTER (WHERE n > 1 AND subcategory <> prev_subcategory)::int AS concept_switches,
+       sum(least(time_sec, :active_cap::int))                               AS active_seconds
+FROM sa_attempts
+GROUP BY session_id;
+
+CREATE TEMP TABLE sa_result ON COMMIT DROP AS
+SELECT s.id AS session_id,
+       coalesce(g.questions_attempted, 0)                        AS questions_attempted,
+       coalesce(g.questions_correct, 0)                          AS questions_correct,
+       CASE WHEN g.questions_attempted > 0
+            THEN round(100::numeric * g.questions_correct / g.questions_attempted)::int
+       END                                                       AS accuracy,
+       coalesce(g.total_time_ms, 0)::bigint                      AS total_time_ms,
+       CASE WHEN g.questions_attempted > 0
+            THEN g.total_time_ms / g.questions_attempted
+       END::bigint                                               AS avg_time_per_question_ms,
+       coalesce(g.subjects_practiced, '{}')::text[]              AS subjects_practiced,
+       coalesce(g.topics_covered, 0)                             AS topics_covered,
+       jsonb_build_object('easy',   coalesce(g.easy, 0),
+                          'medium', coalesce(g.medium, 0),
+                          'hard',   coalesce(g.hard, 0))         AS difficulty_distribution,
+       coalesce(g.concept_switches, 0)                           AS concept_switches,
+       coalesce(g.active_seconds, 0)::bigint                     AS active_seconds,
+       r.attention_span_minutes,
+       o.optimal_difficulty_range,
+       CASE WHEN g.active_seconds >= :velocity_min_active::bigint
+             AND g.active_seconds > 0
+             AND g.questions_attempted >= :velocity_min_attempts::int
+            THEN g.questions_correct::float8 / (g.active_seconds::float8 / 3600.0::float8)
+       END                                                       AS learning_velocity
+FROM sa_sessions s
+LEFT JOIN sa_agg g ON g.session_id = s.id
+LEFT JOIN sa_runs r ON r.session_id = s.id
+LEFT JOIN sa_optimal o ON o.session_id = s.id;
+
+-- step: write-analytics
+-- Upsert; a row changes (and gets computed_at = :as_of) only when a value
+-- differs.
+INSERT INTO session_analytics AS t
+       (session_id, questions_attempted, questions_correct, accuracy, total_time_ms,
+        avg_time_per_question_ms, subjects_practiced, topics_covered, difficulty_distribution,
+        concept_switches, active_seconds, attention_span_minutes, optimal_difficulty_range,
+        learning_velocity, computed_at)
+SELECT session_id, questions_attempted, questions_correct, accuracy, total_time_ms,
+       avg_time_per_question_ms, subjects_practiced, topics_covered, difficulty_distribution,
+       concept_switches, active_seconds, attention_span_minutes, optimal_difficulty_range,
+       learning_velocity, :as_of::timestamptz
+FROM sa_result
+ON CONFLICT (session_id) DO UPDATE
+SET questions_attempted      = EXCLUDED.questions_attempted,
+    questions_correct        = EXCLUDED.questions_correct,
+    accuracy                 = EXCLUDED.accuracy,
+    total_time_ms            = EXCLUDED.total_time_ms,
+    avg_time_per_question_ms = EXCLUDED.avg_time_per_question_ms,
+    subjects_practiced       = EXCLUDED.subjects_practiced,
+    topics_covered           = EXCLUDED.topics_covered,
+    difficulty_distribution  = EXCLUDED.difficulty_distribution,
+    concept_switches         = EXCLUDED.concept_switches,
+    active_seconds           = EXCLUDED.active_seconds,
+    attention_span_minutes   = EXCLUDED.attention_span_minutes,
+    optimal_difficulty_range = EXCLUDED.optimal_difficulty_range,
+    learning_velocity        = EXCLUDED.learning_velocity,
+    computed_at              = EXCLUDED.computed_at
+WHERE (t.questions_attempted, t.questions_correct, t.accuracy, t.total_time_ms,
+       t.avg_time_per_question_ms, t.subjects_practiced, t.topics_covered, t.difficulty_distribution,
+       t.concept_switches, t.active_seconds, t.attention_span_minutes, t.optimal_difficulty_range,
+       t.learning_velocity)
+      IS DISTINCT FROM
+      (EXCLUDED.questions_attempted, EXCLUDED.questions_correct, EXCLUDED.accuracy, EXCLUDED.total_time_ms,
+       EXCLUDED.avg_time_per_question_ms, EXCLUDED.subjects_practiced, EXCLUDED.topics_covered,
+       EXCLUDED.difficulty_distribution, EXCLUDED.concept_switches, EXCLUDED.active_seconds,
+       EXCLUDED.attention_span_minutes, EXCLUDED.optimal_difficulty_range, EXCLUDED.learning_velocity);
+
+-- A covered session that is now bad (say its ended_at was moved before its
+-- start) is excluded from every job: its analytics from an earlier run go.
+DELETE FROM session_analytics t
+USING sa_candidates c
+WHERE t.session_id = c.id
+  AND c.bad_reason IS NOT NULL;

@@ -1,0 +1,116 @@
+import BatchEngine
+import BatchTesting
+import Foundation
+import LearningJobs
+import PostgresClient
+import Testing
+
+/// The nightly pipeline over demo data: backfills and reruns end where
+/// processing every day once, in order, ends (computations.md, "Reruns").
+@Suite("nightly pipeline")
+struct PipelineTests {
+    static let days: [LocalDate] = (16...20).map { LocalDate.d("2026-11-\($0)") }
+    /// "Today" for the runs: after every plan date, so that the rule "a plan
+    /// for today or earlier is never replaced" is exercised only where
+    /// stated.
+    static let now = ISOInstant.parse("2026-11-24T06:00:00Z")!
+
+    static func config() -> BatchConfig {
+        var config = BatchConfig()
+        config.timezone = "Europe/Berlin"
+        return config
+    }
+
+    func load(_ db: TestDatabase) async throws -> Connection {
+        let c = try await db.connect()
+        _ = try await DemoData.load(on: c, learners: 40, days: 12, seed: 11, endDate: .d("2026-11-21"), timezone: "Europe/Berlin")
+        return c
+    }
+
+    func orchestrator(_ db: TestDatabase) throws -> Orchestrator {
+        Orchestrator(runner: try TestRunner(database: db, config: Self.config(), now: Self.now).runner)
+    }
+
+    /// Every derived table without bookkeeping timestamps (which record
+    /// when a value was first computed, legitimately different between
+    /// processing orders), plus the app tables session-close writes.
+    func contents(_ c: Connection) async throws -> [String: [String]] {
+        let queries = [
+            "mastery": "SELECT learner_id, subcategory, mastery_score, last_practiced_on, current_score FROM mastery",
+            "mastery_history": "SELECT * FROM mastery_history",
+            "question_stats": "SELECT * FROM question_stats",
+            "subcategory_stats": "SELECT * FROM subcategory_stats",
+            "importance_index": "SELECT * FROM importance_index",
+            "plan_units": "SELECT * FROM plan_units",
+            "session_analytics": "SELECT (to_jsonb(t) - 'computed_at')::text FROM session_analytics t",
+            "daily_usage": "SELECT * FROM daily_usage",
+            "sessions": "SELECT id, ended_at, duration_sec, end_reason FROM sessions",
+        ]
+        var result: [String: [String]] = [:]
+        for (table, sql) in queries {
+            result[table] = try await c.query("SELECT q::text AS row FROM (\(sql)) q ORDER BY q::text COLLATE \"C\"").rows
+                .map { try $0.decode("row", as: String.self) }
+        }
+        return result
+    }
+
+    @Test("one --from/--to call, day-by-day runs, and a backfill before processed dates all end the same")
+    func orderDoesNotMatter() async throws {
+        let inOrder = try await TestPostgres.withDatabase { db in
+            let c = try await load(db)
+            for day in Self.days {
+                #expect(try await orchestrator(db).runDates(job: "nightly", dates: [day], trigger: .manual, dryRun: false,
+                                                            cascade: .automatic, args: RunArgs()) == .success)
+            }
+            return try await contents(c)
+        }
+        #expect(inOrder["mastery_history"]?.isEmpty == false)
+        #expect(inOrder["plan_units"]?.isEmpty == false)
+        #expect(inOrder["session_analytics"]?.isEmpty == false)
+        #expect(inOrder["daily_usage"]?.isEmpty == false)
+
+        let oneCall = try await TestPostgres.withDatabase { db in
+            let c = try await load(db)
+            #expect(try await orchestrator(db).runDates(job: "nightly", dates: Self.days, trigger: .backfill, dryRun: false,
+                                                        cascade: .automatic, args: RunArgs()) == .success)
+            return try await contents(c)
+        }
+        #expect(oneCall == inOrder)
+
+        let backfilledLater = try await TestPostgres.withDatabase { db in
+            let c = try await load(db)
+            let o = try orchestrator(db)
+            // The last three days first, then the first two: the cascade
+            // reruns the last three after them.
+            #expect(try await o.runDates(job: "nightly", dates: Array(Self.days[2...]), trigger: .backfill, dryRun: false,
+                                         cascade: .automatic, args: RunArgs()) == .success)
+            #expect(try await o.runDates(job: "nightly", dates: Array(Self.days[..<2]), trigger: .backfill, dryRun: false,
+                                         cascade: .automatic, args: RunArgs()) == .success)
+            return try await contents(c)
+        }
+        for table in inOrder.keys.sorted() {
+            #expect(backfilledLater[table] == inOrder[table], "table \(table) differs")
+        }
+    }
+
+    @Test("a rerun of the pipeline for the same date writes nothing")
+    func rerunWritesNothing() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await load(db)
+            let o = try orchestrator(db)
+            _ = try await o.runPipeline(date: .d("2026-11-19"), trigger: .manual, dryRun: false, args: RunArgs())
+            _ = try await o.runPipeline(date: .d("2026-11-20"), trigger: .manual, dryRun: false, args: RunArgs())
+            let before = try await db.snapshot(on: c)
+            let again = try await o.runPipeline(date: .d("2026-11-20"), trigger: .manual, dryRun: false, args: RunArgs())
+            #expect(again.status == .succeeded)
+            #expect(try await db.snapshot(on: c) == before)
+            let members = try await c.query("SELECT job, rows_written FROM batch.job_runs WHERE parent_run_id = $1 ORDER BY id",
+                                            [again.runID!]).rows
+            #expect(try members.map { try $0.decode("job", as: String.self) } == LearningJobs.registry.pipeline)
+            for member in members {
+                let job = try member.decode("job", as: String.self)
+                #expect(try member.decode("rows_written", as: Int.self) == 0, "\(job)")
+            }
+        }
+    }
+}
