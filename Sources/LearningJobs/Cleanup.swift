@@ -11,7 +11,10 @@ import PostgresClient
 /// Each rule is one recorded step, whose `rows_written` is the number of
 /// rows the rule deleted (including the rows that go with them: a session's
 /// analytics, a run's steps and member runs) or, for report files, the
-/// number of files. The job is not one transaction (`transactional:
+/// number of files; the step's counters split it by table
+/// (`sessions_deleted`, `session_analytics_deleted`, `plan_units_deleted`,
+/// `job_runs_deleted`, `job_run_steps_deleted`, `report_files_deleted`),
+/// and the run report sums them. The job is not one transaction (`transactional:
 /// false`): every batch commits on its own through `JobContext.batch`, so
 /// no transaction holds many row locks for long; a batch is idempotent, so
 /// an interrupted run loses nothing. A dry run runs every batch inside the
@@ -52,8 +55,9 @@ public enum Cleanup {
                 try await context.step(step.name) { connection in
                     let cutoff = try await connection.query(named: step.statements[0], parameters).first!
                         .decode("files_before", as: Date.self)
-                    return StepCounts(rowsWritten: try deleteReportFiles(in: context.reportDirectory, before: cutoff,
-                                                                         dryRun: context.dryRun, context: context))
+                    let files = try deleteReportFiles(in: context.reportDirectory, before: cutoff, dryRun: context.dryRun,
+                                                      context: context)
+                    return StepCounts(rowsWritten: files, counters: ["report_files_deleted": files])
                 }
                 continue
             }
@@ -72,12 +76,18 @@ public enum Cleanup {
                 guard let batchStatement = step.statements.last else { return counts }
                 var batches = 0
                 while true {
-                    let (deleted, more) = try await context.batch { connection in
-                        let row = try await connection.query(named: batchStatement, parameters).first!
-                        return (try row.decode("rows_written", as: Int.self), try row.decode("more", as: Bool.self))
+                    let (deleted, perTable, more) = try await context.batch { connection in
+                        let result = try await connection.query(named: batchStatement, parameters)
+                        let row = result.first!
+                        var perTable: [String: Int] = [:]
+                        for column in result.columns where column.hasSuffix("_deleted") {
+                            perTable[column] = try row.decode(column, as: Int.self)
+                        }
+                        return (try row.decode("rows_written", as: Int.self), perTable, try row.decode("more", as: Bool.self))
                     }
                     batches += 1
                     counts.rowsWritten += deleted
+                    for (table, n) in perTable { counts.counters[table, default: 0] += n }
                     if !more { break }
                 }
                 context.logger.debug("\(step.name): \(counts.rowsWritten) row(s) deleted in \(batches) batch(es)")

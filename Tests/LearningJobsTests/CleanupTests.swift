@@ -12,7 +12,10 @@ import Testing
 ///   30 days  -> 2026-10-22T00:00Z (skipped runs, step rows, report files)
 ///   400 days -> 2025-10-17T00:00Z (succeeded runs)
 ///   plans: plan_date < D - 90 = 2026-08-22
-@Suite("cleanup")
+///
+/// Serialized: every suite of the package shares one test cluster
+/// (max_connections = 200), which the parallel suites come close to.
+@Suite("cleanup", .serialized)
 struct CleanupTests {
     static let job = "cleanup"
     static let day = LocalDate.d("2026-11-20")
@@ -96,6 +99,12 @@ struct CleanupTests {
         Dictionary(uniqueKeysWithValues: (outcome.report?.steps ?? []).map { ($0.name, $0.rowsWritten) })
     }
 
+    /// Rows (files) deleted per table over the run: the report's counters.
+    static func perTable(_ nonZero: [String: Int]) -> [String: Int] {
+        let tables = ["sessions", "session_analytics", "plan_units", "job_runs", "job_run_steps", "report_files"]
+        return Dictionary(uniqueKeysWithValues: tables.map { ("\($0)_deleted", nonZero[$0] ?? 0) })
+    }
+
     static let steps = ["delete-empty-sessions", "delete-old-plans", "delete-skipped-runs", "delete-old-run-steps",
                         "delete-old-succeeded-runs", "delete-old-report-files"]
 
@@ -141,6 +150,7 @@ struct CleanupTests {
                 .map { try $0.decode("session_id", as: UUID.self) } == [Fixture.id("s", 2)])
             // One session and its analytics row.
             #expect(counts(outcome) == Self.allZero(except: ["delete-empty-sessions": 2]))
+            #expect(outcome.report?.counters == Self.perTable(["sessions": 1, "session_analytics": 1]))
             #expect(outcome.report?.badRows == ["ended_before_started": 1])
             #expect(try await db.dump("attempts", on: c) == attempts)
             #expect(try await db.dump("mastery_history", on: c) == history)
@@ -245,6 +255,9 @@ struct CleanupTests {
             #expect(counts(outcome) == expected)
             #expect(outcome.report?.steps.map(\.name) == Self.steps)
             #expect(outcome.report?.totals.rowsWritten == 18)
+            #expect(outcome.report?.counters == Self.perTable(["job_runs": 5, "job_run_steps": 13]))
+            #expect(outcome.report?.steps.first { $0.name == "delete-old-succeeded-runs" }?.counters
+                    == ["job_runs_deleted": 4, "job_run_steps_deleted": 0])
             let recorded = try await c.query("""
                 SELECT name, rows_affected FROM batch.job_run_steps WHERE run_id = $1 ORDER BY step_no
                 """, [outcome.runID!]).rows.map { (try $0.decode("name", as: String.self), try $0.decode("rows_affected", as: Int.self)) }
@@ -271,6 +284,7 @@ struct CleanupTests {
             #expect(try await c.query("SELECT count(*) AS n FROM batch.job_run_steps WHERE run_id <> $1", [outcome.runID!])
                 .first!.decode("n", as: Int.self) == 0)
             #expect(counts(outcome) == Self.allZero(except: ["delete-skipped-runs": 3, "delete-old-succeeded-runs": 7]))
+            #expect(outcome.report?.counters == Self.perTable(["job_runs": 4, "job_run_steps": 6]))
         }
     }
 
@@ -390,9 +404,13 @@ struct CleanupTests {
                                                  "delete-old-run-steps": 2, "delete-old-succeeded-runs": 1,
                                                  "delete-old-report-files": 1])
             #expect(counts(dry) == expected)
+            let tables = Self.perTable(["sessions": 1, "session_analytics": 1, "plan_units": 3, "job_runs": 2,
+                                        "job_run_steps": 2, "report_files": 1])
+            #expect(dry.report?.counters == tables)
 
             let real = try await runner.run(Self.job, Self.day)
             #expect(counts(real) == expected)
+            #expect(real.report?.counters == tables)
             #expect(FileManager.default.fileExists(atPath: report) == false)
             #expect(try await f.count("sessions") == 0)
             #expect(try await f.count("session_analytics") == 0)

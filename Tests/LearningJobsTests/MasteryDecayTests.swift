@@ -8,7 +8,10 @@ import Testing
 /// mastery-decay on small hand-computed cases (computations.md, "decay" and
 /// "mastery-decay"): days = max(0, seconds(T - end_of(last_practiced_on)) / 86400),
 /// current_score = decay(mastery_score, days), decayed_at = T.
-@Suite("mastery-decay")
+///
+/// Serialized: every suite of the package shares one test cluster
+/// (max_connections = 200), which the parallel suites come close to.
+@Suite("mastery-decay", .serialized)
 struct MasteryDecayTests {
     static let job = "mastery-decay"
     static let sub = "math.fractions.add"

@@ -6,7 +6,10 @@ import PostgresClient
 import Testing
 
 /// usage-stats on small hand-computed cases (computations.md, "usage-stats").
-@Suite("usage-stats")
+///
+/// Serialized: every suite of the package shares one test cluster
+/// (max_connections = 200), which the parallel suites come close to.
+@Suite("usage-stats", .serialized)
 struct UsageStatsTests {
     static let job = "usage-stats"
     static let day = "2026-11-20"

@@ -15,8 +15,9 @@
 -- counts); the last statement deletes one batch of at most :batch_size rows
 -- in a transaction of its own and is repeated while it returns more = true.
 -- A batch statement returns rows_written (every row it deleted, including
--- the rows that go with the main ones) and more. A dry run runs everything
--- in one transaction and rolls it back.
+-- the rows that go with the main ones), one count per table
+-- (<table>_deleted, summed into the report's counters) and more. A dry run
+-- runs everything in one transaction and rolls it back.
 --
 -- Never deleted: attempts, mastery_history, failed / interrupted / running
 -- runs (so never the current run or its pipeline), and a run that belongs
@@ -53,6 +54,8 @@ sessions_gone AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM sessions_gone) + (SELECT count(*) FROM analytics_gone) AS rows_written,
+       (SELECT count(*) FROM sessions_gone)                                        AS sessions_deleted,
+       (SELECT count(*) FROM analytics_gone)                                       AS session_analytics_deleted,
        (SELECT count(*) FROM sessions_gone) = :batch_size::int                     AS more;
 
 -- step: delete-old-plans
@@ -68,7 +71,7 @@ gone AS (
     WHERE p.learner_id = v.learner_id AND p.plan_date = v.plan_date AND p.subcategory = v.subcategory
     RETURNING 1
 )
-SELECT count(*) AS rows_written, count(*) = :batch_size::int AS more FROM gone;
+SELECT count(*) AS rows_written, count(*) AS plan_units_deleted, count(*) = :batch_size::int AS more FROM gone;
 
 -- step: delete-skipped-runs
 -- Top-level runs recorded 'skipped' that started more than
@@ -111,6 +114,8 @@ runs_gone AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM runs_gone) + (SELECT count(*) FROM steps_gone) AS rows_written,
+       (SELECT count(*) FROM runs_gone)                                      AS job_runs_deleted,
+       (SELECT count(*) FROM steps_gone)                                     AS job_run_steps_deleted,
        (SELECT count(*) FROM picked) < (SELECT count(*) FROM roots)          AS more;
 
 -- step: delete-old-run-steps
@@ -129,7 +134,7 @@ gone AS (
     WHERE s.run_id = v.run_id AND s.step_no = v.step_no
     RETURNING 1
 )
-SELECT count(*) AS rows_written, count(*) = :batch_size::int AS more FROM gone;
+SELECT count(*) AS rows_written, count(*) AS job_run_steps_deleted, count(*) = :batch_size::int AS more FROM gone;
 
 -- step: delete-old-succeeded-runs
 -- Top-level succeeded runs (a pipeline with all its members) that started
@@ -171,6 +176,8 @@ runs_gone AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM runs_gone) + (SELECT count(*) FROM steps_gone) AS rows_written,
+       (SELECT count(*) FROM runs_gone)                                      AS job_runs_deleted,
+       (SELECT count(*) FROM steps_gone)                                     AS job_run_steps_deleted,
        (SELECT count(*) FROM picked) < (SELECT count(*) FROM roots)          AS more;
 
 -- step: delete-old-report-files
