@@ -22,6 +22,10 @@ public final class JobContext {
     /// Today in the configured zone by the wall clock (tests pin it). Only
     /// for rules about the real world, such as "a plan for today is kept".
     public let today: LocalDate
+    /// The directory run reports are written to (the runner's
+    /// `ReportWriter`), for the retention of report files; nil when the
+    /// runner has none.
+    public let reportDirectory: String?
 
     let recorder: RunRecorder
     let runID: Int64
@@ -30,8 +34,8 @@ public final class JobContext {
     private(set) var warnings: [String] = []
 
     init(job: JobDefinition, connection: Connection, config: BatchConfig, logger: Logger, logicalDate: LocalDate,
-         windowStart: Date?, windowEnd: Date, dryRun: Bool, today: LocalDate, recorder: RunRecorder, runID: Int64,
-         progress: (@Sendable (String) -> Void)? = nil) {
+         windowStart: Date?, windowEnd: Date, dryRun: Bool, today: LocalDate, reportDirectory: String? = nil,
+         recorder: RunRecorder, runID: Int64, progress: (@Sendable (String) -> Void)? = nil) {
         self.progress = progress
         self.job = job
         self.connection = connection
@@ -42,6 +46,7 @@ public final class JobContext {
         self.windowEnd = windowEnd
         self.dryRun = dryRun
         self.today = today
+        self.reportDirectory = reportDirectory
         self.recorder = recorder
         self.runID = runID
     }

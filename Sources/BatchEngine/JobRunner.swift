@@ -125,7 +125,8 @@ public struct JobRunner: Sendable {
         let context = JobContext(job: job, connection: work, config: config, logger: runLogger,
                                  logicalDate: logicalDate, windowStart: windowStart, windowEnd: windowEnd,
                                  dryRun: request.dryRun, today: LocalDate(clock.now, in: config.timeZone),
-                                 recorder: recorder, runID: runID, progress: progress)
+                                 reportDirectory: reports.directory, recorder: recorder, runID: runID,
+                                 progress: progress)
         progress?("running \(job.name) \(start.logicalDate.map(\.description) ?? ISOInstant.format(windowEnd))")
         var failure: (any Error)?
         let oneTransaction = job.transactional || request.dryRun

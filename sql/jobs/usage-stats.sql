@@ -1,4 +1,168 @@
--- usage-stats: not written yet.
+-- usage-stats: daily_usage for logical date D, one row per subject with
+-- attempts on D and one row with subject '*' for all (computations.md,
+-- "usage-stats").
+--
+-- Parameters: :day (D), :window_start / :window_end (D's half-open window
+-- in the configured zone; :window_end is the cut end_of(D)).
+--
+-- Which rows count:
+-- - Attempts: the good attempts (batch.checked_attempts) created in D's
+--   window. An attempt's subject is its question's subject.
+-- - Sessions: the good sessions (batch.checked_sessions) started in D's
+--   window that have at least one of those attempts (by session_id).
+--   Sessions without attempts count nowhere (cleanup may delete them). An
+--   attempt after the cut is not seen, so a session started late on D whose
+--   first attempt falls on D+1 counts on neither day.
+-- - A session counts under its own sessions.subject (the spec's
+--   sessions_started), whatever the subjects of its attempts, and always
+--   under '*'. Rows exist only for subjects with attempts on D, so a
+--   session whose sessions.subject has no attempts on D counts only in '*'
+--   (there '*' can exceed the sum over the subjects).
+--
+-- Per subject S (and '*' = all subjects):
+--   active_learners     distinct learners with attempts on D in S
+--   new_learners        of those, learners without a good attempt in S
+--                       before D (for '*': without any good attempt before D)
+--   sessions_started    counted sessions with sessions.subject = S
+--   attempts, correct   correct counts hinted or not
+--   correct_ratio       correct / attempts (double precision)
+--   practice_seconds    sum(time_sec)
+--   avg_session_minutes over the counted sessions with ended_at < end_of(D):
+--                       sum(seconds(ended_at - started_at)) / (60 * n), the
+--                       sum taken exactly, one double division; NULL if n = 0
+--
+-- The '*' row is written for every processed day, also one without any
+-- attempt (all counts 0, correct_ratio and avg_session_minutes NULL), so
+-- that a quiet day reads as zero usage rather than as a missing day.
+--
+-- The day's rows are replaced as a whole: a subject without attempts on D
+-- loses its row; unchanged rows are not rewritten. (A question subject
+-- spelled '*' would collide with the overall row: not supported.)
 
--- step: todo
-SELECT 0 AS rows_written;
+-- step: read-activity
+CREATE TEMP TABLE us_attempts ON COMMIT DROP AS
+SELECT learner_id, session_id, subject, correct, time_sec
+FROM batch.checked_attempts
+WHERE created_at >= :window_start::timestamptz
+  AND created_at <  :window_end::timestamptz
+  AND bad_reason IS NULL;
+
+CREATE TEMP TABLE us_sessions ON COMMIT DROP AS
+SELECT s.id, s.subject, s.started_at, s.ended_at
+FROM batch.checked_sessions s
+WHERE s.started_at >= :window_start::timestamptz
+  AND s.started_at <  :window_end::timestamptz
+  AND s.bad_reason IS NULL
+  AND EXISTS (SELECT 1 FROM us_attempts a WHERE a.session_id = s.id);
+
+-- (learner, subject) pairs with a good attempt before D, for the learners
+-- active on D: who is not new.
+CREATE TEMP TABLE us_known ON COMMIT DROP AS
+SELECT DISTINCT p.learner_id, p.subject
+FROM batch.checked_attempts p
+WHERE p.created_at < :window_start::timestamptz
+  AND p.bad_reason IS NULL
+  AND p.learner_id IN (SELECT learner_id FROM us_attempts);
+
+-- Rows read (the day's good attempts and sessions started on D) and bad
+-- rows of the day, by first reason.
+SELECT (SELECT count(*) FROM us_attempts)
+       + (SELECT count(*) FROM batch.checked_sessions
+          WHERE started_at >= :window_start::timestamptz AND started_at < :window_end::timestamptz
+            AND bad_reason IS NULL)                                       AS rows_read,
+       count(*) FILTER (WHERE bad_reason = 'question_missing')            AS bad_question_missing,
+       count(*) FILTER (WHERE bad_reason = 'learner_missing')             AS bad_learner_missing,
+       count(*) FILTER (WHERE bad_reason = 'null_value')                  AS bad_null_value,
+       count(*) FILTER (WHERE bad_reason = 'negative_time_sec')           AS bad_negative_time_sec,
+       count(*) FILTER (WHERE bad_reason = 'attempt_no_below_1')          AS bad_attempt_no_below_1,
+       count(*) FILTER (WHERE bad_reason = 'unknown_context')             AS bad_unknown_context
+FROM batch.checked_attempts
+WHERE created_at >= :window_start::timestamptz
+  AND created_at <  :window_end::timestamptz;
+
+SELECT count(*) FILTER (WHERE bad_reason = 'null_value')           AS bad_null_value,
+       count(*) FILTER (WHERE bad_reason = 'ended_before_started') AS bad_ended_before_started
+FROM batch.checked_sessions
+WHERE started_at >= :window_start::timestamptz
+  AND started_at <  :window_end::timestamptz;
+
+-- step: compute-usage
+CREATE TEMP TABLE us_rows ON COMMIT DROP AS
+WITH att AS (
+    SELECT subject,
+           count(DISTINCT learner_id)::int          AS active_learners,
+           count(*)::int                            AS attempts,
+           count(*) FILTER (WHERE correct)::int     AS correct,
+           sum(time_sec)::bigint                    AS practice_seconds
+    FROM (SELECT subject, learner_id, correct, time_sec FROM us_attempts
+          UNION ALL
+          SELECT '*', learner_id, correct, time_sec FROM us_attempts) x
+    GROUP BY subject
+),
+newcomers AS (
+    SELECT subject, count(*)::int AS new_learners
+    FROM (SELECT DISTINCT a.learner_id, a.subject
+          FROM us_attempts a
+          WHERE NOT EXISTS (SELECT 1 FROM us_known k
+                            WHERE k.learner_id = a.learner_id AND k.subject = a.subject)
+          UNION ALL
+          SELECT DISTINCT a.learner_id, '*'
+          FROM us_attempts a
+          WHERE NOT EXISTS (SELECT 1 FROM us_known k WHERE k.learner_id = a.learner_id)) x
+    GROUP BY subject
+),
+ses AS (
+    SELECT subject,
+           count(*)::int                                                    AS sessions_started,
+           count(*) FILTER (WHERE ended_at < :window_end::timestamptz)      AS ended,
+           sum(extract(epoch FROM ended_at - started_at))
+               FILTER (WHERE ended_at < :window_end::timestamptz)           AS ended_seconds
+    FROM (SELECT subject, started_at, ended_at FROM us_sessions
+          UNION ALL
+          SELECT '*', started_at, ended_at FROM us_sessions) x
+    GROUP BY subject
+)
+SELECT k.subject,
+       coalesce(att.active_learners, 0)               AS active_learners,
+       coalesce(n.new_learners, 0)                    AS new_learners,
+       coalesce(s.sessions_started, 0)                AS sessions_started,
+       coalesce(att.attempts, 0)                      AS attempts,
+       coalesce(att.correct, 0)                       AS correct,
+       CASE WHEN att.attempts > 0
+            THEN att.correct::float8 / att.attempts::float8
+       END                                            AS correct_ratio,
+       coalesce(att.practice_seconds, 0)              AS practice_seconds,
+       CASE WHEN s.ended > 0
+            THEN s.ended_seconds::float8 / (60 * s.ended)::float8
+       END                                            AS avg_session_minutes
+FROM (SELECT '*' AS subject UNION SELECT subject FROM us_attempts) k
+LEFT JOIN att ON att.subject = k.subject
+LEFT JOIN newcomers n ON n.subject = k.subject
+LEFT JOIN ses s ON s.subject = k.subject;
+
+-- step: write-usage
+-- A subject of an earlier run without attempts on D any more loses its row.
+DELETE FROM daily_usage u
+WHERE u.day = :day::date
+  AND NOT EXISTS (SELECT 1 FROM us_rows r WHERE r.subject = u.subject);
+
+INSERT INTO daily_usage AS u
+       (day, subject, active_learners, new_learners, sessions_started, attempts, correct,
+        correct_ratio, practice_seconds, avg_session_minutes)
+SELECT :day::date, subject, active_learners, new_learners, sessions_started, attempts, correct,
+       correct_ratio, practice_seconds, avg_session_minutes
+FROM us_rows
+ON CONFLICT (day, subject) DO UPDATE
+SET active_learners     = EXCLUDED.active_learners,
+    new_learners        = EXCLUDED.new_learners,
+    sessions_started    = EXCLUDED.sessions_started,
+    attempts            = EXCLUDED.attempts,
+    correct             = EXCLUDED.correct,
+    correct_ratio       = EXCLUDED.correct_ratio,
+    practice_seconds    = EXCLUDED.practice_seconds,
+    avg_session_minutes = EXCLUDED.avg_session_minutes
+WHERE (u.active_learners, u.new_learners, u.sessions_started, u.attempts, u.correct,
+       u.correct_ratio, u.practice_seconds, u.avg_session_minutes)
+      IS DISTINCT FROM
+      (EXCLUDED.active_learners, EXCLUDED.new_learners, EXCLUDED.sessions_started, EXCLUDED.attempts,
+       EXCLUDED.correct, EXCLUDED.correct_ratio, EXCLUDED.practice_seconds, EXCLUDED.avg_session_minutes);
