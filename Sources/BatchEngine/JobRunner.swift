@@ -129,12 +129,14 @@ public struct JobRunner: Sendable {
                                  progress: progress)
         progress?("running \(job.name) \(start.logicalDate.map(\.description) ?? ISOInstant.format(windowEnd))")
         var failure: (any Error)?
+        var tableCounts: [String: RunReport.TableCounts]?
         let oneTransaction = job.transactional || request.dryRun
         do {
             if oneTransaction {
                 try await work.transaction { tx in
                     try await applyTimeouts(for: job, on: tx, local: true)
                     try await job.run(context)
+                    tableCounts = try await Self.tableCounts(on: tx)
                     if request.dryRun { throw DryRunRollback() }
                 }
             } else {
@@ -163,6 +165,7 @@ public struct JobRunner: Sendable {
             error: failure.map(Self.errorInfo),
             totals: .init(rowsRead: context.totals.rowsRead, rowsWritten: context.totals.rowsWritten,
                           badRows: context.totals.badRows.values.reduce(0, +)))
+        report.tables = failure == nil ? tableCounts : nil
         if !report.badRows.isEmpty {
             let reasons = report.badRows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             runLogger.warning("skipped \(report.totals.badRows) bad input row(s): \(reasons)")
@@ -174,6 +177,7 @@ public struct JobRunner: Sendable {
         try await Task {
             do {
                 try await recorder.finish(runID: runID, report: finalReport)
+                await self.writeMetrics(using: recorder.connection)
             } catch {
                 // The recorder's connection may have died with the server; one
                 // fresh connection gets a chance before we give up.
@@ -216,6 +220,17 @@ public struct JobRunner: Sendable {
         return (day, try row.decode("window_start", as: Date.self), end)
     }
 
+    /// Rewrites the Prometheus textfile (`[metrics] textfile`), if configured.
+    /// A failure is logged, never fails the run.
+    func writeMetrics(using connection: Connection) async {
+        guard !config.metrics.textfile.isEmpty else { return }
+        do {
+            try await MetricsTextfile(path: config.metrics.textfile).write(from: connection)
+        } catch {
+            logger.warning("metrics file \(config.metrics.textfile) not written: \(BatchError.classify(error).message)")
+        }
+    }
+
     /// `statement_timeout`, `lock_timeout` and
     /// `idle_in_transaction_session_timeout` of the job's config: for its
     /// transaction (`local`), or for the session of a batched job.
@@ -226,6 +241,21 @@ public struct JobRunner: Sendable {
                    set_config('idle_in_transaction_session_timeout', $3, $4)
             """, [Self.milliseconds(t.statementSeconds), Self.milliseconds(t.lockSeconds),
                   Self.milliseconds(t.idleInTransactionSeconds), local])
+    }
+
+    /// What this transaction changed, per table (temporary tables left out):
+    /// the per-table counts of a run, and what a dry run would have written.
+    static func tableCounts(on connection: Connection) async throws -> [String: RunReport.TableCounts] {
+        var result: [String: RunReport.TableCounts] = [:]
+        for row in try await connection.query("""
+            SELECT schemaname || '.' || relname AS name, n_tup_ins, n_tup_upd, n_tup_del
+            FROM pg_stat_xact_user_tables
+            WHERE schemaname NOT LIKE 'pg_temp%' AND n_tup_ins + n_tup_upd + n_tup_del > 0
+            """).rows {
+            result[try row.decode("name")] = .init(inserted: try row.decode("n_tup_ins"), updated: try row.decode("n_tup_upd"),
+                                                   deleted: try row.decode("n_tup_del"))
+        }
+        return result
     }
 
     static func milliseconds(_ seconds: Double) -> String { String(Int((seconds * 1000).rounded())) }

@@ -245,7 +245,11 @@ public struct Orchestrator: Sendable {
             steps: steps, badRows: [:], warnings: [],
             error: anyFailed ? .init(sqlstate: nil, message: "failed: \(failedMembers.joined(separator: ", "))") : nil,
             totals: .init(rowsRead: totals.rowsRead, rowsWritten: totals.rowsWritten, badRows: 0))
-        try await Task { try await recorder.finish(runID: parentID, report: report) }.value
+        let runner = self.runner
+        try await Task {
+            try await recorder.finish(runID: parentID, report: report)
+            await runner.writeMetrics(using: recorder.connection)
+        }.value
         do { try runner.reports.write(report) } catch {
             logger.error("nightly run \(parentID) is recorded, but its report file was not written: \(error)")
         }

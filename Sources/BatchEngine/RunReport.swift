@@ -74,6 +74,21 @@ public struct RunReport: Codable, Sendable {
     public var warnings: [String]
     public var error: ErrorInfo?
     public var totals: Totals
+    /// Rows inserted, updated and deleted per table by the run's transaction
+    /// (what a dry run would have written), from `pg_stat_xact_user_tables`.
+    public var tables: [String: TableCounts]?
+
+    public struct TableCounts: Codable, Sendable, Equatable {
+        public var inserted: Int
+        public var updated: Int
+        public var deleted: Int
+
+        public init(inserted: Int, updated: Int, deleted: Int) {
+            self.inserted = inserted
+            self.updated = updated
+            self.deleted = deleted
+        }
+    }
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -119,6 +134,11 @@ public struct RunReport: Codable, Sendable {
         }
         if !badRows.isEmpty {
             lines.append("  bad rows skipped: " + badRows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        if let tables, !tables.isEmpty {
+            lines.append("  " + (args.dryRun ? "would write: " : "tables: ") + tables.sorted { $0.key < $1.key }.map {
+                "\($0.key) +\($0.value.inserted) ~\($0.value.updated) -\($0.value.deleted)"
+            }.joined(separator: ", "))
         }
         if let counters, !counters.isEmpty {
             lines.append("  " + counters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))

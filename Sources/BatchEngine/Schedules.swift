@@ -50,15 +50,34 @@ public enum Schedules {
 public enum ScheduleTable {
     public static func write(registry: JobRegistry, config: BatchConfig, clock: BatchClock,
                              on connection: Connection) async throws {
+        var rows: [(String, String, String, [String]?, Int?, Date?)] = []
+        let nightlyTimes = [config.schedule.nightly]
+        if !registry.pipeline.isEmpty {
+            let next = ScheduleTime(config.schedule.nightly)
+                .flatMap { SlotCalendar(zone: config.timeZone).nextSlot(of: [$0], after: clock.now) }
+            rows.append((JobRegistry.pipelineName, "nightly at \(config.schedule.nightly)", "nightly", nightlyTimes, nil, next))
+        }
         for job in registry.jobs {
             let next = Schedules.nextDue(job: job, config: config, after: clock.now)
+            switch job.name {
+            case "mastery-decay":
+                rows.append((job.name, Schedules.text(for: job, config: config), "slot", config.schedule.decay, nil, next))
+            case "session-close":
+                rows.append((job.name, Schedules.text(for: job, config: config), "slot", nil,
+                             config.schedule.sessionCloseEveryMinutes, next))
+            default:
+                rows.append((job.name, Schedules.text(for: job, config: config), "nightly", nightlyTimes, nil, next))
+            }
+        }
+        for (job, text, kind, times, every, next) in rows {
             try await connection.query("""
-                INSERT INTO batch.job_schedule (job, schedule, timezone, next_due, updated_at)
-                VALUES ($1, $2, $3, $4, now())
+                INSERT INTO batch.job_schedule (job, schedule, timezone, next_due, kind, times, every_minutes, updated_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, now())
                 ON CONFLICT (job) DO UPDATE
                 SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, next_due = EXCLUDED.next_due,
+                    kind = EXCLUDED.kind, times = EXCLUDED.times, every_minutes = EXCLUDED.every_minutes,
                     updated_at = EXCLUDED.updated_at
-                """, [job.name, Schedules.text(for: job, config: config), config.timezone, next])
+                """, [job, text, config.timezone, next, kind, times, every])
         }
     }
 }

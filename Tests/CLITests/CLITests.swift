@@ -86,7 +86,7 @@ struct CLITests {
             let status = try cli.run(["status", "--database", database])
             #expect(status.status == 0 && status.stdout.contains("mastery-update"))
             let json = try cli.run(["status", "--json", "--database", database])
-            #expect(json.stdout.hasPrefix("["))
+            #expect(json.stdout.hasPrefix("{") && json.stdout.contains("\"runs\""))
             for text in [migrate.stderr, demo.stderr, first.stderr, second.stderr, status.stdout, json.stdout, cli.reportsText()] {
                 #expect(!text.contains(secret))
             }
@@ -114,6 +114,61 @@ struct CLITests {
             let result = try CLIProcess().run(["--job", "mastery-update", "--date", "2026-11-20", "--database", db.conninfo])
             #expect(result.status == 75)
             #expect(result.stderr.contains("running elsewhere"))
+        }
+    }
+
+    @Test("status: an empty history says so; a busy one shows jobs, failures in a row, gaps and runs; --json for scripts")
+    func status() async throws {
+        try await TestPostgres.withDatabase { db in
+            let cli = CLIProcess()
+            let empty = try cli.run(["status", "--database", db.conninfo])
+            #expect(empty.status == 0)
+            #expect(empty.stdout.contains("no runs recorded yet"))
+            let c = try await db.connect()
+            try await c.query("DELETE FROM batch.job_schedule")
+            #expect(try cli.run(["migrate", "--database", db.conninfo]).status == 0)   // writes the schedule
+            for (job, status) in [("mastery-update", "succeeded"), ("mastery-update", "failed"), ("mastery-update", "failed")] {
+                try await c.query("""
+                    INSERT INTO batch.job_runs (job, trigger, status, started_at, finished_at, duration_ms, rows_written, logical_date, error_message)
+                    VALUES ($1, 'manual', $2, now(), now(), 1500, 3, '2026-11-20', CASE WHEN $2 = 'failed' THEN 'division by zero' END)
+                    """, [job, status])
+            }
+            let busy = try cli.run(["status", "--database", db.conninfo])
+            #expect(busy.status == 0)
+            #expect(busy.stdout.contains("mastery-update") && busy.stdout.contains("2 in a row"))
+            #expect(busy.stdout.contains("division by zero"))
+            #expect(busy.stdout.contains("missing"))
+            #expect(busy.stdout.contains("never run"))
+            let json = try cli.run(["status", "--json", "--database", db.conninfo])
+            let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+            #expect((object?["runs"] as? [Any])?.count == 3)
+            let jobs = object?["jobs"] as? [[String: Any]] ?? []
+            #expect(jobs.first { $0["job"] as? String == "mastery-update" }?["consecutive_failures"] as? Int == 2)
+            let one = try cli.run(["status", "--run", "2", "--database", db.conninfo])
+            #expect(one.status == 0 && one.stdout.contains("run 2: mastery-update failed"))
+        }
+    }
+
+    @Test("--log-format json: one JSON object per line, each line of a run with job and run id")
+    func jsonLogs() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await db.connect()
+            let f = Fixture(c)
+            try await f.learner(1)
+            try await f.question(1, subcategory: "s")
+            try await f.attempt(learner: 1, question: 1, at: "2026-11-20T09:00:00Z", correct: true)
+            try await f.attempt(learner: 1, question: 99, at: "2026-11-20T09:01:00Z", correct: true)
+            let result = try CLIProcess().run(["--job", "mastery-update", "--date", "2026-11-20", "--log-format", "json",
+                                               "--database", db.conninfo])
+            #expect(result.status == 0)
+            let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
+            #expect(!lines.isEmpty)
+            for line in lines {
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object?["level"] != nil && object?["msg"] != nil && object?["ts"] != nil)
+                #expect(object?["job"] as? String == "mastery-update")
+                #expect(object?["run_id"] != nil)
+            }
         }
     }
 }
