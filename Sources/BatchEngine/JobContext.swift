@@ -75,6 +75,8 @@ public final class JobContext {
     public func step(_ name: String, _ body: (Connection) async throws -> StepCounts) async throws -> StepCounts {
         let number = stepReports.count + 1
         let started = Date()
+        stepStarted = started
+        lastProgress = nil
         progress?("running \(job.name) \(job.kind == .slot ? "" : logicalDate.description + " ")step \(number)/\(max(number, job.steps.count)) \(name)")
         try await recorder.stepStarted(runID: runID, stepNo: number, name: name, at: started)
         do {
@@ -94,6 +96,26 @@ public final class JobContext {
                                               finished: finished, counts: StepCounts()))
             throw error
         }
+    }
+
+    private var stepStarted: Date?
+    private var lastProgress: Date?
+
+    /// Reports progress inside the running step (a batched job after each
+    /// batch): at most once a second, into `batch.job_run_steps.detail`
+    /// (rows so far, rate) and to the progress listener (sd_notify STATUS,
+    /// a terminal).
+    public func progress(rows: Int) async {
+        let now = Date()
+        if let last = lastProgress, now.timeIntervalSince(last) < 1 { return }
+        lastProgress = now
+        let number = stepReports.count + 1
+        let elapsed = max(now.timeIntervalSince(stepStarted ?? now), 0.001)
+        let rate = Double(rows) / elapsed
+        let name = number <= job.steps.count ? job.steps[number - 1] : "step \(number)"
+        progress?("running \(job.name) \(job.kind == .slot ? "" : logicalDate.description + " ")step \(number)/\(max(number, job.steps.count)) \(name): \(rows) rows, \(Int(rate))/s")
+        let recorder = self.recorder, runID = self.runID
+        await Task { try? await recorder.stepProgress(runID: runID, stepNo: number, rows: rows, rate: rate, at: now) }.value
     }
 
     /// Runs `body` in a transaction of its own, for jobs that commit in

@@ -82,6 +82,16 @@ public final class RunRecorder: Sendable {
             """, [runID, stepNo, name, at])
     }
 
+    /// Progress of a running step, for dashboards: rows so far and the rate.
+    func stepProgress(runID: Int64, stepNo: Int, rows: Int, rate: Double, at: Date) async throws {
+        try await connection.query("""
+            UPDATE batch.job_run_steps
+            SET detail = jsonb_build_object('rows_so_far', $3::bigint, 'rows_per_second', round($4::numeric, 1),
+                                            'updated_at', $5::timestamptz)
+            WHERE run_id = $1 AND step_no = $2 AND status = 'running'
+            """, [runID, stepNo, rows, rate, at])
+    }
+
     func stepFinished(runID: Int64, stepNo: Int, status: RunStatus, at: Date, duration: TimeInterval,
                       counts: StepCounts) async throws {
         let detail = counts.badRows.isEmpty ? nil : JSONText(try jsonObject(["bad_rows": counts.badRows]))

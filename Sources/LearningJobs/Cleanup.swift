@@ -89,6 +89,7 @@ public enum Cleanup {
                     counts.rowsWritten += deleted
                     for (table, n) in perTable { counts.counters[table, default: 0] += n }
                     if !more { break }
+                    await context.progress(rows: counts.rowsWritten)
                 }
                 context.logger.debug("\(step.name): \(counts.rowsWritten) row(s) deleted in \(batches) batch(es)")
                 return counts

@@ -87,9 +87,14 @@ struct JobInvocation {
                             database: redacted.isEmpty ? nil : redacted, config: configPath)
         let reports = ReportWriter(directory: ReportWriter.directory(config: environment.config))
         try reports.prepare()
-        self.orchestrator = Orchestrator(runner: JobRunner(
+        var runner = JobRunner(
             registry: registry, config: environment.config, target: environment.target,
-            clock: environment.clock, logger: environment.logger, reports: reports))
+            clock: environment.clock, logger: environment.logger, reports: reports)
+        if TerminalProgress.isWanted {
+            let printer = TerminalProgress()
+            runner.progress = { printer.report($0) }
+        }
+        self.orchestrator = Orchestrator(runner: runner)
     }
 
     func execute() async throws -> ExitStatus {
