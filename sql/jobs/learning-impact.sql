@@ -28,15 +28,7 @@ SELECT count(*) AS rows_read FROM li_first;
 
 -- Bad rows among the attempts of D itself (each bad row is reported once,
 -- by the run of its day), by first reason.
-SELECT count(*) FILTER (WHERE bad_reason = 'question_missing')   AS bad_question_missing,
-       count(*) FILTER (WHERE bad_reason = 'learner_missing')    AS bad_learner_missing,
-       count(*) FILTER (WHERE bad_reason = 'null_value')         AS bad_null_value,
-       count(*) FILTER (WHERE bad_reason = 'negative_time_sec')  AS bad_negative_time_sec,
-       count(*) FILTER (WHERE bad_reason = 'attempt_no_below_1') AS bad_attempt_no_below_1,
-       count(*) FILTER (WHERE bad_reason = 'unknown_context')    AS bad_unknown_context
-FROM batch.checked_attempts
-WHERE created_at >= :window_start::timestamptz
-  AND created_at <  :window_end::timestamptz;
+SELECT * FROM batch.bad_attempt_counts(:window_start::timestamptz, :window_end::timestamptz);
 
 -- step: compute-difficulty
 -- mu_g = pooled accuracy of the first attempts in W (:global_prior if none);

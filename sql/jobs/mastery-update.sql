@@ -28,17 +28,9 @@ WHERE created_at >= :window_start::timestamptz
   AND context = ANY (:contexts::text[])
 GROUP BY learner_id, subcategory;
 
--- Rows read and bad rows of the day, by first reason.
-SELECT count(*) FILTER (WHERE bad_reason IS NULL AND context = ANY (:contexts::text[])) AS rows_read,
-       count(*) FILTER (WHERE bad_reason = 'question_missing')   AS bad_question_missing,
-       count(*) FILTER (WHERE bad_reason = 'learner_missing')    AS bad_learner_missing,
-       count(*) FILTER (WHERE bad_reason = 'null_value')         AS bad_null_value,
-       count(*) FILTER (WHERE bad_reason = 'negative_time_sec')  AS bad_negative_time_sec,
-       count(*) FILTER (WHERE bad_reason = 'attempt_no_below_1') AS bad_attempt_no_below_1,
-       count(*) FILTER (WHERE bad_reason = 'unknown_context')    AS bad_unknown_context
-FROM batch.checked_attempts
-WHERE created_at >= :window_start::timestamptz
-  AND created_at <  :window_end::timestamptz;
+-- Rows read, and the day's bad rows by first reason.
+SELECT (SELECT sum(attempts) FROM mu_day)::bigint AS rows_read, b.*
+FROM batch.bad_attempt_counts(:window_start::timestamptz, :window_end::timestamptz) b;
 
 -- step: compute-mastery
 -- The pairs D touches: practised on D, or holding a history row for D

@@ -70,15 +70,8 @@ SELECT (SELECT count(*) FROM us_attempts)
        + (SELECT count(*) FROM batch.checked_sessions
           WHERE started_at >= :window_start::timestamptz AND started_at < :window_end::timestamptz
             AND bad_reason IS NULL)                                       AS rows_read,
-       count(*) FILTER (WHERE bad_reason = 'question_missing')            AS bad_question_missing,
-       count(*) FILTER (WHERE bad_reason = 'learner_missing')             AS bad_learner_missing,
-       count(*) FILTER (WHERE bad_reason = 'null_value')                  AS bad_null_value,
-       count(*) FILTER (WHERE bad_reason = 'negative_time_sec')           AS bad_negative_time_sec,
-       count(*) FILTER (WHERE bad_reason = 'attempt_no_below_1')          AS bad_attempt_no_below_1,
-       count(*) FILTER (WHERE bad_reason = 'unknown_context')             AS bad_unknown_context
-FROM batch.checked_attempts
-WHERE created_at >= :window_start::timestamptz
-  AND created_at <  :window_end::timestamptz;
+       b.*
+FROM batch.bad_attempt_counts(:window_start::timestamptz, :window_end::timestamptz) b;
 
 SELECT count(*) FILTER (WHERE bad_reason = 'null_value')           AS bad_null_value,
        count(*) FILTER (WHERE bad_reason = 'ended_before_started') AS bad_ended_before_started
