@@ -1,4 +1,5 @@
 import BatchEngine
+import Foundation
 import PostgresClient
 
 /// mastery-decay (every 6 h, as of slot instant T): `current_score` of every
@@ -18,13 +19,35 @@ public enum MasteryDecay {
         kind: .slot,
         schedule: "slot",
         steps: sql.stepNames,
+        transactional: false,
         run: run)
+
+    /// Learners per batch: a batch updates their mastery rows (tens per
+    /// learner) in one short transaction, so the app never waits long on a
+    /// row lock.
+    static let learnersPerBatch = 2_000
 
     @Sendable static func run(_ context: JobContext) async throws {
         let c = context.config
-        try await context.runSteps(sql, parameters: [
-            "half_life": c.decay.halfLifeDays,
-            "floor_ratio": c.decay.floorRatio,
-        ])
+        guard let step = sql.steps.first, let statement = step.statements.last else { return }
+        try await context.step(step.name) { _ in
+            var counts = StepCounts()
+            var after: UUID?
+            repeat {
+                let parameters: [String: any PostgresEncodable] = [
+                    "half_life": c.decay.halfLifeDays, "floor_ratio": c.decay.floorRatio,
+                    "batch_learners": learnersPerBatch, "after_learner": after,
+                ]
+                let row = try await context.batch { connection in
+                    try await connection.query(named: statement,
+                                               context.baseParameters.merging(parameters) { _, new in new }).first!
+                }
+                counts.rowsRead += try row.decode("rows_read", as: Int.self)
+                counts.rowsWritten += try row.decode("rows_written", as: Int.self)
+                after = try row.decode("last_learner", as: UUID?.self)
+                await context.progress(rows: counts.rowsRead)
+            } while after != nil
+            return counts
+        }
     }
 }

@@ -144,14 +144,28 @@ public final class Connection: @unchecked Sendable {
 
     private func perform(_ work: @escaping @Sendable (OpaquePointer) throws -> QueryResult) async throws -> QueryResult {
         try Task.checkCancellation()
+        let operation = StatementState()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 queue.async {
-                    continuation.resume(with: Result { try work(self.handle) })
+                    guard operation.begin() else {
+                        continuation.resume(throwing: CancellationError())
+                        return
+                    }
+                    let result = Result { try work(self.handle) }
+                    operation.finish()
+                    continuation.resume(with: result)
                 }
             }
         } onCancel: {
-            self.cancel()
+            // A cancel request that reaches the server before the statement
+            // does is ignored, so keep asking until the statement returns.
+            operation.cancel()
+            DispatchQueue.global().async {
+                while operation.whileRunning({ self.cancel() }) {
+                    usleep(200_000)
+                }
+            }
         }
     }
 
@@ -236,6 +250,47 @@ public final class Connection: @unchecked Sendable {
             return !t.isEmpty && !t.hasPrefix("--")
         }).map(String.init) ?? sql
         return String(line.trimmingWhitespace().prefix(120))
+    }
+}
+
+/// The life of one statement, shared by the queue that runs it and the
+/// cancellation handler: not started, running, or finished.
+private final class StatementState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+    private var running = false
+    private var finished = false
+
+    /// False when the task was cancelled before the statement started.
+    func begin() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if cancelled { finished = true; return false }
+        running = true
+        return true
+    }
+
+    func finish() {
+        lock.lock()
+        running = false
+        finished = true
+        lock.unlock()
+    }
+
+    func cancel() {
+        lock.lock()
+        cancelled = true
+        lock.unlock()
+    }
+
+    /// Runs `body` (a cancel request) only while the statement runs, never
+    /// after it finished; false once it has.
+    func whileRunning(_ body: () -> Void) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if finished { return false }
+        if running { body() }
+        return true
     }
 }
 

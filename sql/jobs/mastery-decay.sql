@@ -19,16 +19,28 @@
 -- alone: it is the as-of instant of the anchor (mastery-update), which the
 -- decay does not change.
 --
--- The whole file runs in one transaction: one set-based UPDATE that locks
--- only the rows it changes.
+-- mastery is read by the app all day, so the UPDATE runs in batches of
+-- :batch_learners learners (keyed by learner_id, after :after_learner), each
+-- batch its own short transaction (Sources/LearningJobs/MasteryDecay.swift
+-- repeats the statement until last_learner is NULL). Each batch is a pure
+-- function of the anchors and T, so an interrupted run loses nothing and a
+-- rerun finishes the job.
 
 -- step: decay
-WITH decayed AS (
+WITH learners AS (
+    SELECT DISTINCT learner_id
+    FROM mastery
+    WHERE :after_learner::uuid IS NULL OR learner_id > :after_learner::uuid
+    ORDER BY learner_id
+    LIMIT :batch_learners::int
+),
+decayed AS (
     SELECT m.learner_id, m.subcategory, m.current_score AS old_score,
            :floor_ratio::float8 * m.mastery_score
            + (m.mastery_score - :floor_ratio::float8 * m.mastery_score)
              * power(2::float8, -least(e.days / :half_life::float8, 1000::float8)) AS new_score
     FROM mastery m
+    JOIN learners l ON l.learner_id = m.learner_id
     CROSS JOIN LATERAL (
         SELECT greatest(0::float8,
                         extract(epoch FROM :at::timestamptz
@@ -46,4 +58,5 @@ changed AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM decayed) AS rows_read,
-       (SELECT count(*) FROM changed) AS rows_written;
+       (SELECT count(*) FROM changed) AS rows_written,
+       (SELECT learner_id FROM learners ORDER BY learner_id DESC LIMIT 1) AS last_learner;
