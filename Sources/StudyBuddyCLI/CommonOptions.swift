@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatchEngine
+import LearningJobs
 import Foundation
 import Logging
 import PostgresClient
@@ -33,6 +34,9 @@ struct CommandEnvironment {
 
     init(_ options: CommonOptions) throws {
         var config = try ConfigLoader.load(path: options.config)
+        for job in config.jobTimeouts.keys.sorted() where !LearningJobs.registry.isKnown(job) {
+            throw ConfigError("\(options.config ?? "config"): [timeouts.\(job)] names no job; known jobs: \(LearningJobs.registry.names.joined(separator: ", "))")
+        }
         if let format = options.logFormat {
             guard ["text", "json"].contains(format) else {
                 throw BatchError.usage("--log-format must be `text` or `json`, not `\(format)`")

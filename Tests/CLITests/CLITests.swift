@@ -44,6 +44,9 @@ struct CLITests {
         let result = try cli.run(["jobs", "--config", path])
         #expect(result.status == 2)
         #expect(result.stderr.contains("mastery.alpah"))
+        try "[timeouts.mastery-updat]\nlock_seconds = 2\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let unknownJob = try cli.run(["jobs", "--config", path])
+        #expect(unknownJob.status == 2 && unknownJob.stderr.contains("[timeouts.mastery-updat] names no job"))
         let missing = try cli.run(["jobs", "--config", cli.workingDirectory + "/nope.toml"])
         #expect(missing.status == 2 && missing.stderr.contains("does not exist"))
     }
