@@ -44,13 +44,21 @@ struct JobsCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = try CommandEnvironment(common)
         let registry = LearningJobs.registry
-        let rows = registry.jobs.map { job -> [String] in
+        var rows: [[String]] = []
+        if !registry.pipeline.isEmpty {
+            let next = ScheduleTime(environment.config.schedule.nightly)
+                .flatMap { SlotCalendar(zone: environment.config.timeZone).nextSlot(of: [$0], after: environment.clock.now) }
+                .map { Schedules.describe($0, in: environment.config.timeZone) } ?? "-"
+            rows.append([JobRegistry.pipelineName, "pipeline", "nightly at \(environment.config.schedule.nightly)",
+                         registry.pipeline.joined(separator: " -> "), next])
+        }
+        rows += registry.jobs.map { job -> [String] in
             let next = Schedules.nextDue(job: job, config: environment.config, after: environment.clock.now)
                 .map { Schedules.describe($0, in: environment.config.timeZone) } ?? "-"
             return [job.name, job.kind.rawValue, Schedules.text(for: job, config: environment.config),
                     job.dependsOn.isEmpty ? "-" : job.dependsOn.joined(separator: ", "), next]
         }
-        print(TextTable.render(header: ["job", "kind", "schedule", "depends on", "next due"], rows: rows))
+        print(TextTable.render(header: ["job", "kind", "schedule", "depends on / runs", "next due"], rows: rows))
         for job in registry.jobs {
             print("\n\(job.name): \(job.summary)\n  steps: \(job.steps.joined(separator: " -> "))")
         }
