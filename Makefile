@@ -2,6 +2,8 @@
 #
 #   make demo   build, start a throwaway PostgreSQL, load demo data, run the jobs, print the summary
 #   make test   build and run every test against a throwaway PostgreSQL of its own
+#               (the fault drills of issue 6 included, short: 20 kills)
+#   make drills the fault drills only, long (200 kills), with a table of outcomes
 #
 # Both install what is missing first (as root: apt-get, only when needed).
 
@@ -13,7 +15,7 @@ DEMO_LEARNERS ?= 400
 DEMO_DAYS ?= 30
 DEMO_SEED ?= 42
 
-.PHONY: all deps build test demo demo-stop clean
+.PHONY: all deps build test drills demo demo-stop clean
 
 all: build
 
@@ -40,6 +42,11 @@ test: deps
 	host=$$(scripts/pg-cluster start test-$$$$); \
 	trap 'scripts/pg-cluster stop test-'$$$$ EXIT; \
 	STUDYBUDDY_TEST_PGHOST=$$host $(SWIFT) test --skip-build
+
+## drills: the DrillTests suites with STUDYBUDDY_DRILL_KILLS (default 200) kills, then a table per drill.
+drills: deps
+	$(SWIFT) build --build-tests
+	@STUDYBUDDY_DRILL_KILLS=$${STUDYBUDDY_DRILL_KILLS:-200} SWIFT=$(SWIFT) scripts/drills
 
 ## demo: a local throwaway PostgreSQL (.pg/demo points at it), demo data, the jobs, the summary.
 demo: build

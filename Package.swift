@@ -148,5 +148,12 @@ let package = Package(
             dependencies: ["BatchTesting", "PostgresClient"],
             swiftSettings: strict
         ),
+        // The fault drills of issue 6 (kill, timeouts, bad input, least
+        // privilege): short variants in `swift test`, long ones in `make drills`.
+        .testTarget(
+            name: "DrillTests",
+            dependencies: ["BatchTesting", "BatchEngine", "PostgresClient", "LearningJobs"],
+            swiftSettings: strict
+        ),
     ]
 )

@@ -27,7 +27,13 @@ public struct BatchClock: Sendable {
 
 /// ISO 8601 instants with an offset (`2026-11-24T06:00:00+01:00`, `...Z`).
 public enum ISOInstant {
+    /// The whole text must be `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`:
+    /// Foundation's ISO8601DateFormatter on Linux ignores trailing text, so
+    /// `--at "2026-11-24T00:00:00Z'; DROP ..."` would otherwise be taken
+    /// for a valid instant.
     public static func parse(_ text: String) -> Date? {
+        guard text.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})/) != nil
+        else { return nil }
         let withFraction = ISO8601DateFormatter()
         withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let plain = ISO8601DateFormatter()

@@ -27,6 +27,11 @@ public enum ConfigLoader {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError("config file \(path) is not UTF-8 text")
         }
+        // The TOML parser reads a C string: a NUL byte would silently cut
+        // the file short (a corrupt file read as empty = all defaults).
+        guard !data.contains(0) else {
+            throw ConfigError("config file \(path) contains a NUL byte: it is corrupt or not a text file")
+        }
         return try parse(text, source: path)
     }
 

@@ -148,6 +148,8 @@ public struct JobRunner: Sendable {
         } catch {
             failure = error
         }
+        // A lock or statement timeout: name the sessions holding locks (LockDiagnostics.swift).
+        let blockers = await LockDiagnostics.describe(failure, on: work, excluding: [recorder.connection.backendPID])
 
         let finished = Date()
         // Cancelled (daemon stop): the transaction was rolled back; the run
@@ -166,6 +168,10 @@ public struct JobRunner: Sendable {
             totals: .init(rowsRead: context.totals.rowsRead, rowsWritten: context.totals.rowsWritten,
                           badRows: context.totals.badRows.values.reduce(0, +)))
         report.tables = failure == nil ? tableCounts : nil
+        if let blockers {
+            report.warnings.append(blockers)
+            report.error?.message += "; \(blockers)"
+        }
         if !report.badRows.isEmpty {
             let reasons = report.badRows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             runLogger.warning("skipped \(report.totals.badRows) bad input row(s): \(reasons)")

@@ -125,6 +125,15 @@ public struct TestDatabase: Sendable {
     public let conninfo: String
     public let host: String
 
+    /// A database of the test cluster made some other way (e.g. a copy made
+    /// with `CREATE DATABASE ... TEMPLATE`), so that `connect`, `dump` and
+    /// `drop` work on it too.
+    public init(name: String, conninfo: String, host: String) {
+        self.name = name
+        self.conninfo = conninfo
+        self.host = host
+    }
+
     public func connect(applicationName: String = "studybuddy-batch-test") async throws -> Connection {
         try await Connection.connect(ConnectionOptions(conninfo: conninfo, applicationName: applicationName))
     }
