@@ -224,16 +224,23 @@ public final class BatchDaemon: Service, Sendable {
         if let nightly = ScheduleTime(config.schedule.nightly), !registry.pipeline.isEmpty {
             let last = try await lastSuccess(job: JobRegistry.pipelineName, config: config)
             for day in calendar.nightlyCatchup(lastSuccess: last, at: nightly, now: now, maxDays: config.catchup.maxDays) {
-                if await state.stopping { return handled }
                 let slot = Slot(job: JobRegistry.pipelineName, instant: calendar.nightlySlot(for: day, at: nightly), logicalDate: day)
-                _ = await run(slot, trigger: .catchup, config: config)
+                // A slot that could not run (database gone) is tried again
+                // after a pause, until it ran or the daemon stops.
+                while await !state.stopping, await !run(slot, trigger: .catchup, config: config) {
+                    await backoffAfterFailure()
+                }
+                if await state.stopping { return handled }
             }
             handled[JobRegistry.pipelineName] = now
         }
         for job in registry.jobs where job.kind == .slot {
             if await state.stopping { return handled }
             let latest = Schedules.latestSlot(job: job, config: config, atOrBefore: now)
-            _ = await run(Slot(job: job.name, instant: latest, logicalDate: nil), trigger: .catchup, config: config)
+            while await !state.stopping,
+                  await !run(Slot(job: job.name, instant: latest, logicalDate: nil), trigger: .catchup, config: config) {
+                await backoffAfterFailure()
+            }
             handled[job.name] = now
         }
         return handled
@@ -280,17 +287,20 @@ public final class BatchDaemon: Service, Sendable {
         }
         let box = OutcomeBox()
         let logger = self.logger
+        // A slot held elsewhere is tried again until it ran (here or there);
+        // only the first attempt records its `skipped` row.
+        let quiet = await state.heldBefore(slot.key)
         let task = await state.start {
             do {
                 let args = RunArgs(date: slot.logicalDate, at: slot.logicalDate == nil ? ISOInstant.format(slot.instant) : nil)
                 if slot.job == JobRegistry.pipelineName, let day = slot.logicalDate {
                     let outcome = try await orchestrator.runPipeline(date: day, trigger: trigger, dryRun: false, args: args,
-                                                                     onlyIfNotDone: true)
-                    await box.set(outcome.status)
+                                                                     onlyIfNotDone: true, quietIfHeld: quiet)
+                    await box.set(outcome.status, retryable: outcome.retryable)
                 } else {
                     let outcome = try await orchestrator.runner.run(RunRequest(job: slot.job, at: slot.instant, trigger: trigger,
-                                                                               args: args, onlyIfNotDone: true))
-                    await box.set(outcome.status)
+                                                                               args: args, onlyIfNotDone: true, quietIfHeld: quiet))
+                    await box.set(outcome.status, retryable: outcome.retryable)
                 }
             } catch {
                 logger.error("\(slot.job) could not run: \(BatchError.classify(error).message)")
@@ -300,8 +310,19 @@ public final class BatchDaemon: Service, Sendable {
         await task.value
         await state.finished()
         if let error = await box.error {
-            await setStatus("error: \(slot.job) could not run: \(error.message)")
+            await setStatus("error: \(slot.job) could not run: \(error.message); retrying")
             return error.status != .tryLater
+        }
+        if await box.status == .skipped, await !state.stopping {
+            await state.markHeld(slot.key)
+            await setStatus("\(slot.job) is held by another process; trying again shortly")
+            return false
+        }
+        await state.clearHeld(slot.key)
+        if await box.retryable, await !state.stopping {
+            await setStatus("database connection lost during \(slot.job); retrying")
+            logger.warning("\(slot.job) lost its database connection; the slot runs again when the database is back")
+            return false
         }
         return true
     }
@@ -321,6 +342,8 @@ struct Slot: Sendable {
     var instant: Date
     var logicalDate: LocalDate?
 
+    var key: String { "\(job)|\(logicalDate?.description ?? ISOInstant.format(instant))" }
+
     func description(in zone: TimeZone) -> String {
         let when = Schedules.describe(instant, in: zone)
         if let logicalDate { return "\(job) for \(logicalDate) at \(when)" }
@@ -330,7 +353,11 @@ struct Slot: Sendable {
 
 actor OutcomeBox {
     var status: RunStatus?
+    var retryable = false
     var error: BatchError?
-    func set(_ status: RunStatus) { self.status = status }
+    func set(_ status: RunStatus, retryable: Bool) {
+        self.status = status
+        self.retryable = retryable
+    }
     func fail(_ error: BatchError) { self.error = error }
 }

@@ -10,6 +10,11 @@ actor DaemonState {
     private(set) var ready = false
     private(set) var status = "starting"
     private var current: Task<Void, Never>?
+    private var held: Set<String> = []
+
+    func heldBefore(_ slot: String) -> Bool { held.contains(slot) }
+    func markHeld(_ slot: String) { held.insert(slot) }
+    func clearHeld(_ slot: String) { held.remove(slot) }
 
     init(config: BatchConfig) { self.config = config }
 

@@ -32,7 +32,7 @@ public struct BatchError: Error, Sendable, CustomStringConvertible {
         switch error {
         case let e as BatchError: return e
         case let e as ConfigError: return BatchError(.usage, e.message)
-        case let e as PostgresError where e.kind == .connectionFailed || e.kind == .connectionLost:
+        case let e as PostgresError where e.isConnectionLoss:
             return BatchError(.tryLater, e.description)
         case let e as PostgresError: return BatchError(.jobFailed, e.description)
         default: return BatchError(.jobFailed, String(describing: error))

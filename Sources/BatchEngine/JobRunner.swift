@@ -16,11 +16,16 @@ public struct RunRequest: Sendable {
     /// or its instant T) already succeeded. Checked while holding the job's
     /// lock, so that two daemons run every slot exactly once between them.
     public var onlyIfNotDone: Bool
+    /// For the scheduler's retries: when the job is held elsewhere, do not
+    /// record another `skipped` row (the first attempt recorded one).
+    public var quietIfHeld: Bool
 
     public init(job: String, logicalDate: LocalDate? = nil, at: Date? = nil, trigger: RunTrigger = .manual,
-                dryRun: Bool = false, parentRunID: Int64? = nil, args: RunArgs = RunArgs(), onlyIfNotDone: Bool = false) {
+                dryRun: Bool = false, parentRunID: Int64? = nil, args: RunArgs = RunArgs(), onlyIfNotDone: Bool = false,
+                quietIfHeld: Bool = false) {
         self.job = job
         self.onlyIfNotDone = onlyIfNotDone
+        self.quietIfHeld = quietIfHeld
         self.logicalDate = logicalDate
         self.at = at
         self.trigger = trigger
@@ -36,6 +41,9 @@ public struct RunOutcome: Sendable {
     public var status: RunStatus
     public var report: RunReport?
     public var message: String?
+    /// The failure came from losing the database (server restart, network),
+    /// not from the job: the scheduler runs the slot again once it is back.
+    public var retryable = false
 
     public var exitStatus: ExitStatus {
         switch status {
@@ -89,6 +97,7 @@ public struct JobRunner: Sendable {
         let lock = AdvisoryLockKey(name: job.name)
         guard try await work.tryAdvisoryLock(lock) else {
             let holder = try await recorder.holderDescription(job: job.name, lock: lock)
+            if request.quietIfHeld { return RunOutcome(runID: nil, status: .skipped, report: nil, message: holder) }
             let id = try await recorder.skipped(start, code: "LOCKED", reason: holder)
             logger.warning("\(holder); recorded run \(id) as skipped", metadata: ["job": "\(job.name)"])
             return RunOutcome(runID: id, status: .skipped, report: nil, message: holder)
@@ -202,8 +211,10 @@ public struct JobRunner: Sendable {
         if let failure {
             runLogger.error("\(job.name) \(interrupted ? "was interrupted" : "failed"): \(Self.errorInfo(failure).message)")
         }
-        return RunOutcome(runID: runID, status: report.status, report: report,
-                          message: failure.map { Self.errorInfo($0).message })
+        var outcome = RunOutcome(runID: runID, status: report.status, report: report,
+                                 message: failure.map { Self.errorInfo($0).message })
+        outcome.retryable = failure.map(Self.isConnectionLoss) ?? false
+        return outcome
     }
 
     /// Resolves the logical date and the half-open window `[start, end)`.
@@ -262,6 +273,13 @@ public struct JobRunner: Sendable {
                                                    deleted: try row.decode("n_tup_del"))
         }
         return result
+    }
+
+    /// A lost connection or a server shutting down (SQLSTATE class 08,
+    /// 57P01-57P03), as opposed to an error of the job itself.
+    public static func isConnectionLoss(_ error: any Error) -> Bool {
+        if let error = error as? PostgresError { return error.isConnectionLoss }
+        return (error as? BatchError)?.status == .tryLater
     }
 
     static func milliseconds(_ seconds: Double) -> String { String(Int((seconds * 1000).rounded())) }

@@ -129,7 +129,8 @@ public struct Orchestrator: Sendable {
     /// elsewhere is recorded `skipped`, naming it; independent members still
     /// run. The parent is `failed` if any member failed.
     public func runPipeline(date: LocalDate, trigger: RunTrigger, dryRun: Bool, args: RunArgs,
-                            members: [String]? = nil, onlyIfNotDone: Bool = false) async throws -> RunOutcome {
+                            members: [String]? = nil, onlyIfNotDone: Bool = false,
+                            quietIfHeld: Bool = false) async throws -> RunOutcome {
         let name = JobRegistry.pipelineName
         let control = try await runner.target.connect(for: name)
         try await Migrator.verifyCurrent(on: control)
@@ -145,6 +146,7 @@ public struct Orchestrator: Sendable {
         let lock = AdvisoryLockKey(name: name)
         guard try await control.tryAdvisoryLock(lock) else {
             let holder = try await recorder.holderDescription(job: name, lock: lock)
+            if quietIfHeld { return RunOutcome(runID: nil, status: .skipped, report: nil, message: holder) }
             let id = try await recorder.skipped(start, code: "LOCKED", reason: holder)
             logger.warning("\(holder); recorded run \(id) as skipped")
             return RunOutcome(runID: id, status: .skipped, report: nil, message: holder)
@@ -174,6 +176,7 @@ public struct Orchestrator: Sendable {
         var anyLocked = false
         var totals = StepCounts()
         var interrupted = false
+        var retryable = false
         for (index, member) in members.enumerated() {
             if Task.isCancelled {
                 interrupted = true
@@ -196,7 +199,7 @@ public struct Orchestrator: Sendable {
                 status = .skipped
                 unusable[member] = "was skipped"
             } else {
-                let outcome: RunOutcome
+                var outcome: RunOutcome
                 do {
                     outcome = try await runner.run(RunRequest(job: member, logicalDate: date, trigger: trigger, dryRun: dryRun,
                                                               parentRunID: parentID, args: args))
@@ -205,7 +208,9 @@ public struct Orchestrator: Sendable {
                     // failed): it counts as failed, the rest goes on.
                     logger.error("\(member) \(date) could not run: \(BatchError.classify(error).message)")
                     outcome = RunOutcome(runID: nil, status: .failed, report: nil, message: BatchError.classify(error).message)
+                    outcome.retryable = JobRunner.isConnectionLoss(error)
                 }
+                retryable = retryable || outcome.retryable
                 status = outcome.status
                 if let report = outcome.report {
                     counts = StepCounts(rowsRead: report.totals.rowsRead, rowsWritten: report.totals.rowsWritten,
@@ -254,7 +259,9 @@ public struct Orchestrator: Sendable {
             logger.error("nightly run \(parentID) is recorded, but its report file was not written: \(error)")
         }
         if runner.printSummary { FileHandle.standardError.write(Data((report.summary + "\n").utf8)) }
-        return RunOutcome(runID: parentID, status: status, report: report,
-                          message: anyFailed ? "failed: \(failedMembers.joined(separator: ", "))" : nil)
+        var outcome = RunOutcome(runID: parentID, status: status, report: report,
+                                 message: anyFailed ? "failed: \(failedMembers.joined(separator: ", "))" : nil)
+        outcome.retryable = retryable
+        return outcome
     }
 }

@@ -83,18 +83,9 @@ public actor TestPostgres {
     }
 
     static func shell(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestSetupError("\(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
-        }
-        return String(decoding: data, as: UTF8.self)
+        let (status, output) = try Spawn.run(arguments)
+        guard status == 0 else { throw TestSetupError("\(arguments.joined(separator: " ")) exited \(status)") }
+        return output
     }
 
     /// Runs `body` with a fresh database, and drops it afterwards even when

@@ -194,8 +194,10 @@ public final class Connection: @unchecked Sendable {
                 PQresultErrorField(result, Int32(code.asciiValue!)).map { String(cString: $0) }
             }
             let message = field("M") ?? String(cString: PQresultErrorMessage(result)).trimmingWhitespace()
-            let state = field("C")
-            let lost = PQstatus(handle) != CONNECTION_OK
+            // No SQLSTATE: libpq made the error up itself, which means the
+            // connection broke ("server closed the connection unexpectedly").
+            let lost = PQstatus(handle) != CONNECTION_OK || field("C") == nil
+            let state = field("C") ?? "08006"
             throw PostgresError(
                 kind: lost ? .connectionLost : .server,
                 sqlState: state,

@@ -38,6 +38,14 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         self.statement = statement
     }
 
+    /// The connection broke or the server is going away (SQLSTATE class 08,
+    /// 57P01-57P03): not the statement's fault; worth trying again later.
+    public var isConnectionLoss: Bool {
+        if kind == .connectionLost || kind == .connectionFailed { return true }
+        guard let sqlState else { return false }
+        return sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(sqlState)
+    }
+
     /// True when the server cancelled the statement (`PQcancel`, statement
     /// timeout or a shutdown).
     public var isCancellation: Bool { sqlState == "57014" }
