@@ -4,6 +4,7 @@
 #   make test   build and run every test against a throwaway PostgreSQL of its own
 #               (the fault drills of issue 6 included, short: 20 kills)
 #   make drills the fault drills only, long (200 kills), with a table of outcomes
+#   make bench  release build, every job against its floor at scales S M L (BENCHMARKS.md; not part of test)
 #
 # Both install what is missing first (as root: apt-get, only when needed).
 
@@ -14,8 +15,9 @@ DEMO_DB := studybuddy_demo
 DEMO_LEARNERS ?= 400
 DEMO_DAYS ?= 30
 DEMO_SEED ?= 42
+SCALES ?= S M L
 
-.PHONY: all deps build test drills demo demo-stop clean
+.PHONY: all deps build test drills bench demo demo-stop clean
 
 all: build
 
@@ -47,6 +49,18 @@ test: deps
 drills: deps
 	$(SWIFT) build --build-tests
 	@STUDYBUDDY_DRILL_KILLS=$${STUDYBUDDY_DRILL_KILLS:-200} SWIFT=$(SWIFT) scripts/drills
+
+## bench: release build, a throwaway cluster of its own (settings in scripts/bench), demo data at each of
+## SCALES (S 10k learners, M 50k, L 200k: L needs ~10 GB in /dev/shm and takes long), every job against
+## its floor; with S also 30 versus 300 days of history. `make bench SCALES="S"` for a quick run.
+bench: deps
+	@command -v psql >/dev/null || { echo "bench needs psql (postgresql-client)" >&2; exit 1; }
+	@if [ ! -x /usr/bin/time ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "bench needs /usr/bin/time: apt-get install time (or run as root)" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; \
+	fi
+	$(SWIFT) build -c release
+	scripts/bench --scales "$(SCALES)" $(BENCH_ARGS)
 
 ## demo: a local throwaway PostgreSQL (.pg/demo points at it), demo data, the jobs, the summary.
 demo: build

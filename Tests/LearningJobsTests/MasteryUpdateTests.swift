@@ -318,4 +318,25 @@ struct MasteryUpdateTests {
             #expect(try await mastery(c)?.0 == 0.4 * referenceDecay(0.6, days: 1))
         }
     }
+
+    @Test("a pair whose only practice day vanished loses its history and its mastery row; other pairs keep theirs")
+    func vanishedOnlyDay() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await db.connect()
+            let f = try await setUp(c)
+            try await f.learner(2)
+            try await f.attempt(learner: 1, question: 1, at: "2026-11-10T09:00:00Z", correct: true)
+            try await f.attempt(learner: 2, question: 1, at: "2026-11-10T10:00:00Z", correct: true)
+            let runner = try TestRunner(database: db)
+            try await runner.run(Self.job, .d("2026-11-10"))
+            #expect(try await mastery(c, learner: 1) != nil)
+            try await c.query("DELETE FROM attempts WHERE learner_id = $1", [Fixture.id("l", 1)])
+            let outcome = try await runner.run(Self.job, .d("2026-11-10"))
+            #expect(try await history(c, learner: 1, "2026-11-10") == nil)
+            #expect(try await mastery(c, learner: 1) == nil)
+            #expect(try await mastery(c, learner: 2)?.0 == 0.6 * 1.0)
+            // One history row and one mastery row deleted; learner 2 unchanged.
+            #expect(outcome.report?.totals.rowsWritten == 2)
+        }
+    }
 }

@@ -28,6 +28,11 @@ WHERE created_at >= :window_start::timestamptz
   AND context = ANY (:contexts::text[])
 GROUP BY learner_id, subcategory;
 
+-- Temp tables have no statistics until analyzed (autovacuum never sees
+-- them); without them the planner guesses a few rows and may pick nested
+-- loops that are quadratic in the day's pairs (BENCHMARKS.md).
+ANALYZE mu_day;
+
 -- Rows read, and the day's bad rows by first reason.
 SELECT (SELECT sum(attempts) FROM mu_day)::bigint AS rows_read, b.*
 FROM batch.bad_attempt_counts(:window_start::timestamptz, :window_end::timestamptz) b;
@@ -44,6 +49,16 @@ CREATE TEMP TABLE mu_pairs ON COMMIT DROP AS
 SELECT learner_id, subcategory FROM mu_day
 UNION
 SELECT learner_id, subcategory FROM mastery_history WHERE recorded_date = :day::date;
+
+ANALYZE mu_pairs;
+
+-- Pairs with a history row of D but no attempts on D any more.
+CREATE TEMP TABLE mu_gone ON COMMIT DROP AS
+SELECT learner_id, subcategory FROM mu_pairs
+EXCEPT
+SELECT learner_id, subcategory FROM mu_day;
+
+ANALYZE mu_gone;
 
 CREATE TEMP TABLE mu_chain ON COMMIT DROP AS
 WITH RECURSIVE
@@ -95,6 +110,8 @@ chain AS (
 SELECT learner_id, subcategory, recorded_date, attempts, correct, performance, mastery_score
 FROM chain;
 
+ANALYZE mu_chain;
+
 -- step: write-history
 -- Upsert the recomputed history rows; unchanged rows are not touched.
 INSERT INTO mastery_history AS h
@@ -111,11 +128,13 @@ WHERE (h.mastery_score, h.attempts, h.correct, h.performance)
 
 -- A history row of D whose attempts are gone (deleted or now bad): D was
 -- not a practice day for that pair after all.
+-- (Those pairs are mu_gone, taken before the upsert: the planner's
+-- statistics do not know the rows of D it just wrote, and an anti-join
+-- planned here on that guess is quadratic in the day's pairs.)
 DELETE FROM mastery_history h
-USING mu_pairs p
-WHERE h.learner_id = p.learner_id AND h.subcategory = p.subcategory
-  AND h.recorded_date = :day::date
-  AND NOT EXISTS (SELECT 1 FROM mu_day d WHERE d.learner_id = h.learner_id AND d.subcategory = h.subcategory);
+USING mu_gone g
+WHERE h.learner_id = g.learner_id AND h.subcategory = g.subcategory
+  AND h.recorded_date = :day::date;
 
 -- step: update-anchors
 -- The mastery row of each touched pair follows its newest history row:
@@ -125,12 +144,16 @@ WHERE h.learner_id = p.learner_id AND h.subcategory = p.subcategory
 -- anchor changes, so a rerun does not undo a later decay.
 INSERT INTO mastery AS m
        (learner_id, subcategory, mastery_score, last_practiced_on, current_score, decayed_at, updated_at)
-SELECT DISTINCT ON (h.learner_id, h.subcategory)
-       h.learner_id, h.subcategory, h.mastery_score, h.recorded_date, h.mastery_score,
+SELECT p.learner_id, p.subcategory, h.mastery_score, h.recorded_date, h.mastery_score,
        :as_of::timestamptz, :as_of::timestamptz
-FROM mastery_history h
-JOIN mu_pairs p ON p.learner_id = h.learner_id AND p.subcategory = h.subcategory
-ORDER BY h.learner_id, h.subcategory, h.recorded_date DESC
+FROM mu_pairs p
+CROSS JOIN LATERAL (            -- the newest row: one backward probe of the primary key per pair
+    SELECT h.recorded_date, h.mastery_score
+    FROM mastery_history h
+    WHERE h.learner_id = p.learner_id AND h.subcategory = p.subcategory
+    ORDER BY h.recorded_date DESC
+    LIMIT 1
+) h
 ON CONFLICT (learner_id, subcategory) DO UPDATE
 SET mastery_score     = EXCLUDED.mastery_score,
     last_practiced_on = EXCLUDED.last_practiced_on,
@@ -141,8 +164,10 @@ WHERE (m.mastery_score, m.last_practiced_on)
       IS DISTINCT FROM (EXCLUDED.mastery_score, EXCLUDED.last_practiced_on);
 
 -- A pair whose only history was D, now gone, has no mastery any more.
+-- (Only a pair of mu_gone can have lost its only row: every other pair has
+-- its row of D.)
 DELETE FROM mastery m
-USING mu_pairs p
+USING mu_gone p
 WHERE m.learner_id = p.learner_id AND m.subcategory = p.subcategory
   AND NOT EXISTS (SELECT 1 FROM mastery_history h
                   WHERE h.learner_id = m.learner_id AND h.subcategory = m.subcategory);

@@ -56,13 +56,38 @@ WHERE s.started_at >= :window_start::timestamptz
   AND EXISTS (SELECT 1 FROM us_attempts a WHERE a.session_id = s.id);
 
 -- (learner, subject) pairs with a good attempt before D, for the learners
--- active on D: who is not new.
+-- active on D in the subjects of their attempts on D, and (learner, '*')
+-- for the active learners with any good attempt before D: who is not new.
+-- One probe per pair through attempts_learner_created_idx (the learner's
+-- attempts, oldest first, up to the first good one), so the cost follows
+-- the day's learners, not the history (BENCHMARKS.md).
+ANALYZE us_attempts;
+
 CREATE TEMP TABLE us_known ON COMMIT DROP AS
-SELECT DISTINCT p.learner_id, p.subject
-FROM batch.checked_attempts p
-WHERE p.created_at < :window_start::timestamptz
-  AND p.bad_reason IS NULL
-  AND p.learner_id IN (SELECT learner_id FROM us_attempts);
+SELECT k.learner_id, k.subject
+FROM (SELECT DISTINCT learner_id, subject FROM us_attempts) k
+CROSS JOIN LATERAL (
+    SELECT 1
+    FROM (SELECT p.subject                  -- OFFSET 0: the subject test stays outside, so the
+          FROM batch.checked_attempts p     -- planner probes questions by key per attempt instead
+          WHERE p.learner_id = k.learner_id -- of hashing the subject's questions per pair
+            AND p.created_at < :window_start::timestamptz
+            AND p.bad_reason IS NULL
+          OFFSET 0) p
+    WHERE p.subject = k.subject
+    LIMIT 1
+) x
+UNION ALL
+SELECT k.learner_id, '*'
+FROM (SELECT DISTINCT learner_id FROM us_attempts) k
+CROSS JOIN LATERAL (
+    SELECT 1
+    FROM batch.checked_attempts p
+    WHERE p.learner_id = k.learner_id
+      AND p.created_at < :window_start::timestamptz
+      AND p.bad_reason IS NULL
+    LIMIT 1
+) x;
 
 -- Rows read (the day's good attempts and sessions started on D) and bad
 -- rows of the day, by first reason.
