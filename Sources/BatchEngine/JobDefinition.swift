@@ -1,3 +1,5 @@
+import PostgresClient
+
 /// How a job is triggered, which decides what its run covers.
 public enum JobKind: String, Sendable, Codable {
     /// Runs for a logical date D (the window `[D 00:00, D+1 00:00)` in TZ).
@@ -79,5 +81,20 @@ public struct JobRegistry: Sendable {
         }
         let ordered = pipeline.filter(affected.contains)
         return ordered.contains(job) ? ordered : [job] + ordered
+    }
+}
+
+extension JobDefinition {
+    /// A job that is one SQL file: every step of `sql/<path>` in order, in
+    /// one transaction, with the parameters the config gives.
+    public static func sqlFile(
+        _ path: String, name: String, summary: String, kind: JobKind, dependsOn: [String] = [],
+        parameters: @escaping @Sendable (BatchConfig) -> [String: any PostgresEncodable] = { _ in [:] }
+    ) -> JobDefinition {
+        let sql = JobSQL(path)
+        return JobDefinition(name: name, summary: summary, kind: kind, schedule: kind == .slot ? "slot" : "nightly",
+                             dependsOn: dependsOn, steps: sql.stepNames) { context in
+            try await context.runSteps(sql, parameters: parameters(context.config))
+        }
     }
 }

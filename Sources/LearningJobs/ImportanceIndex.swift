@@ -11,29 +11,15 @@ import PostgresClient
 /// (interface.md), judged by `:today`.
 public enum ImportanceIndex {
     public static let name = "importance-index"
-    static let sql = JobSQL("jobs/importance-index.sql")
 
-    public static let definition = JobDefinition(
-        name: name,
+    public static let definition = JobDefinition.sqlFile(
+        "jobs/importance-index.sql", name: name,
         summary: "importance per learner and subcategory, and tomorrow's practice plan",
-        kind: .nightly,
-        schedule: "nightly",
-        dependsOn: [MasteryUpdate.name, LearningImpact.name],
-        steps: sql.stepNames,
-        run: run)
-
-    @Sendable static func run(_ context: JobContext) async throws {
-        let c = context.config
-        try await context.runSteps(sql, parameters: [
-            "target": c.importance.target,
-            "w_gap": c.importance.wGap,
-            "w_due": c.importance.wDue,
-            "w_impact": c.importance.wImpact,
-            "active_days": c.importance.activeDays,
-            "top": c.importance.top,
-            "default_daily_goal": c.importance.defaultDailyGoal,
-            "half_life": c.decay.halfLifeDays,
-            "floor_ratio": c.decay.floorRatio,
-        ])
+        kind: .nightly, dependsOn: [MasteryUpdate.name, LearningImpact.name]
+    ) { c in
+        ["target": c.importance.target, "w_gap": c.importance.wGap, "w_due": c.importance.wDue,
+         "w_impact": c.importance.wImpact, "active_days": c.importance.activeDays, "top": c.importance.top,
+         "default_daily_goal": c.importance.defaultDailyGoal, "half_life": c.decay.halfLifeDays,
+         "floor_ratio": c.decay.floorRatio]
     }
 }

@@ -9,26 +9,15 @@ import PostgresClient
 /// SQL: `sql/jobs/learning-impact.sql`. Formula: computations.md, "learning-impact".
 public enum LearningImpact {
     public static let name = "learning-impact"
-    static let sql = JobSQL("jobs/learning-impact.sql")
 
-    public static let definition = JobDefinition(
-        name: name,
+    public static let definition = JobDefinition.sqlFile(
+        "jobs/learning-impact.sql", name: name,
         summary: "question difficulty and subcategory learning impact from first attempts",
-        kind: .nightly,
-        schedule: "nightly",
-        steps: sql.stepNames,
-        run: run)
-
-    @Sendable static func run(_ context: JobContext) async throws {
-        let c = context.config
-        try await context.runSteps(sql, parameters: [
-            "window_days": c.difficulty.windowDays,
-            "prior_weight": c.difficulty.priorWeight,
-            "global_prior": c.difficulty.globalPrior,
-            "provisional_below": c.difficulty.provisionalBelow,
-            "max_opportunity": c.impact.maxOpportunity,
-            "min_per_opportunity": c.impact.minPerOpportunity,
-            "min_opportunities": c.impact.minOpportunities,
-        ])
+        kind: .nightly
+    ) { c in
+        ["window_days": c.difficulty.windowDays, "prior_weight": c.difficulty.priorWeight,
+         "global_prior": c.difficulty.globalPrior, "provisional_below": c.difficulty.provisionalBelow,
+         "max_opportunity": c.impact.maxOpportunity, "min_per_opportunity": c.impact.minPerOpportunity,
+         "min_opportunities": c.impact.minOpportunities]
     }
 }

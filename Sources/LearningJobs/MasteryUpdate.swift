@@ -9,25 +9,13 @@ import PostgresClient
 /// date recomputes the later history dates of the pairs it touches.
 public enum MasteryUpdate {
     public static let name = "mastery-update"
-    static let sql = JobSQL("jobs/mastery-update.sql")
 
-    public static let definition = JobDefinition(
-        name: name,
+    public static let definition = JobDefinition.sqlFile(
+        "jobs/mastery-update.sql", name: name,
         summary: "EWMA mastery per learner and subcategory for the logical date (history and anchor)",
-        kind: .nightly,
-        schedule: "nightly",
-        steps: sql.stepNames,
-        run: run)
-
-    @Sendable static func run(_ context: JobContext) async throws {
-        let c = context.config
-        try await context.runSteps(sql, parameters: [
-            "alpha": c.mastery.alpha,
-            "hint_credit": c.mastery.hintCredit,
-            "initial": c.mastery.initial,
-            "contexts": c.mastery.contexts,
-            "half_life": c.decay.halfLifeDays,
-            "floor_ratio": c.decay.floorRatio,
-        ])
+        kind: .nightly
+    ) { c in
+        ["alpha": c.mastery.alpha, "hint_credit": c.mastery.hintCredit, "initial": c.mastery.initial,
+         "contexts": c.mastery.contexts, "half_life": c.decay.halfLifeDays, "floor_ratio": c.decay.floorRatio]
     }
 }

@@ -8,19 +8,12 @@ import PostgresClient
 /// SQL: `sql/jobs/session-close.sql`. Rule: computations.md, "session-close".
 public enum SessionClose {
     public static let name = "session-close"
-    static let sql = JobSQL("jobs/session-close.sql")
 
-    public static let definition = JobDefinition(
-        name: name,
+    public static let definition = JobDefinition.sqlFile(
+        "jobs/session-close.sql", name: name,
         summary: "close idle open sessions at their last activity",
-        kind: .slot,
-        schedule: "slot",
-        steps: sql.stepNames,
-        run: run)
-
-    @Sendable static func run(_ context: JobContext) async throws {
-        try await context.runSteps(sql, parameters: [
-            "idle_minutes": context.config.sessions.idleTimeoutMinutes,
-        ])
+        kind: .slot
+    ) { c in
+        ["idle_minutes": c.sessions.idleTimeoutMinutes]
     }
 }

@@ -11,18 +11,8 @@ import PostgresClient
 /// processed day (zeros and NULL ratios on a day without attempts).
 public enum UsageStats {
     public static let name = "usage-stats"
-    static let sql = JobSQL("jobs/usage-stats.sql")
 
-    public static let definition = JobDefinition(
-        name: name,
-        summary: "daily usage per subject and overall",
-        kind: .nightly,
-        schedule: "nightly",
-        dependsOn: [SessionClose.name],
-        steps: sql.stepNames,
-        run: run)
-
-    @Sendable static func run(_ context: JobContext) async throws {
-        try await context.runSteps(sql, parameters: [:])
-    }
+    public static let definition = JobDefinition.sqlFile(
+        "jobs/usage-stats.sql", name: name, summary: "daily usage per subject and overall",
+        kind: .nightly, dependsOn: [SessionClose.name])
 }
