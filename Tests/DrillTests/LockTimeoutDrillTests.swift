@@ -45,14 +45,15 @@ struct LockTimeoutDrillTests {
             try await holder.query("BEGIN")
             try await holder.query(blocker.statement)
 
-            // Per-job timeouts from the config, as an operator writes them.
-            let config = try ConfigLoader.parse("[timeouts.mastery-update]\nlock_seconds = 1\n")
+            // Per-job timeouts from the config, as an operator writes them;
+            // the default is long, so failing at all shows the job's own 1 s applied.
+            let config = try ConfigLoader.parse("[timeouts]\nlock_seconds = 600\n[timeouts.mastery-update]\nlock_seconds = 1\n")
             let began = Date()
             let outcome = try await TestRunner(database: db, config: config).run("mastery-update", .d("2026-11-20"))
             let elapsed = Date().timeIntervalSince(began)
 
             #expect(outcome.status == .failed)
-            #expect(elapsed < 10, "took \(elapsed) s: the lock_timeout of 1 s did not apply")
+            #expect(elapsed < 120, "took \(elapsed) s: the job's lock_timeout of 1 s did not apply")
             let error = try #require(outcome.report?.error)
             #expect(error.sqlstate == "55P03")
             #expect(error.message.contains("pid \(holder.backendPID) "), "\(error.message)")
@@ -87,7 +88,7 @@ struct LockTimeoutDrillTests {
             let result = try cli.run(["--job", "mastery-update", "--date", "2026-11-20", "--config", config, "--database", db.conninfo])
             let elapsed = Date().timeIntervalSince(began)
             #expect(result.status == 1, "\(result.stderr)")
-            #expect(elapsed < 10)
+            #expect(elapsed < 120, "took \(elapsed) s")
             #expect(result.stderr.contains("pid \(holder.backendPID) "), "\(result.stderr)")
             #expect(result.stderr.contains("LOCK TABLE mastery IN ACCESS EXCLUSIVE MODE"))
             #expect(cli.reportsText().contains("pid \(holder.backendPID) "))

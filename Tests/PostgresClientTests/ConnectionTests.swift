@@ -141,7 +141,7 @@ struct ConnectionTests {
             try await Task.sleep(for: .milliseconds(300))
             task.cancel()
             let result = await task.result
-            #expect(Date().timeIntervalSince(started) < 10)
+            #expect(Date().timeIntervalSince(started) < 25)   // pg_sleep(30) was cut short
             guard case .failure(let error) = result else {
                 Issue.record("a cancelled statement must throw")
                 return
