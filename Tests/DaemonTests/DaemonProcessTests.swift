@@ -44,7 +44,7 @@ struct DaemonProcessTests {
             var environment = cli.environment
             environment["NOTIFY_SOCKET"] = socket.path
             environment["WATCHDOG_USEC"] = "600000"
-            environment["STUDYBUDDY_BATCH_NOW"] = "2026-11-24T05:59:48Z"
+            environment["STUDYBUDDY_BATCH_NOW"] = "2026-11-24T05:59:30Z"
             let live = "host=\(db.host) user=postgres dbname=\(copy)"
             let daemon = try DaemonProcess(arguments: ["daemon", "--config", configPath, "--database", live],
                                            environment: environment, workingDirectory: cli.workingDirectory)
@@ -77,7 +77,7 @@ struct DaemonProcessTests {
             #expect(await socket.wait(from: before, timeout: 10) { $0 == "READY=1" })
 
             let watchdogs = socket.messages.filter { $0 == "WATCHDOG=1" }.count
-            #expect(await socket.wait(from: before, timeout: 30) { $0.hasPrefix("STATUS=running mastery-decay step") },
+            #expect(await socket.wait(from: before, timeout: 45) { $0.hasPrefix("STATUS=running mastery-decay step") },
                     "\(socket.messages.suffix(5))")
             #expect(socket.messages.filter { $0 == "WATCHDOG=1" }.count > watchdogs)
             try await Task.sleep(for: .milliseconds(600))
