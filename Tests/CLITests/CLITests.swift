@@ -174,4 +174,22 @@ struct CLITests {
             }
         }
     }
+
+    @Test("under systemd (JOURNAL_STREAM set) every log line starts with its syslog priority")
+    func journalPrefix() async throws {
+        try await TestPostgres.withDatabase { db in
+            var cli = CLIProcess()
+            cli.environment["JOURNAL_STREAM"] = "8:12345"
+            let c = try await db.connect()
+            let f = Fixture(c)
+            try await f.learner(1)
+            try await f.question(1, subcategory: "s")
+            try await f.attempt(learner: 1, question: 99, at: "2026-11-20T09:01:00Z", correct: true)
+            let result = try cli.run(["--job", "mastery-update", "--date", "2026-11-20", "--database", db.conninfo])
+            #expect(result.status == 0)
+            let logLines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("<") }
+            #expect(logLines.contains { $0.hasPrefix("<4>") && $0.contains("bad input row") }, "\(result.stderr)")
+            #expect(logLines.allSatisfy { $0.range(of: #"^<[0-7]>"#, options: .regularExpression) != nil })
+        }
+    }
 }
