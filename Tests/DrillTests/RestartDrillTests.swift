@@ -16,8 +16,15 @@ struct RestartDrillTests {
         let name = "restart-\(getpid())-\(UUID().uuidString.prefix(4))"
         let host: String
 
+        /// Durable commits (unlike the other test clusters): an immediate
+        /// shutdown is a crash, and a commit must survive it as in production.
         init() throws {
-            host = try Self.script(["start", name]).trimmingCharacters(in: .whitespacesAndNewlines)
+            let (status, output) = try Spawn.run([
+                "/usr/bin/env", "PG_EXTRA_OPTS=-c synchronous_commit=on -c fsync=on",
+                TestPostgres.projectRoot + "/scripts/pg-cluster", "start", name,
+            ])
+            guard status == 0 else { throw TestSetupError("pg-cluster start \(name) exited \(status)") }
+            host = output.trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
         func restart(_ mode: String) throws { _ = try Self.script(["restart", name, mode]) }
