@@ -31,8 +31,6 @@ actor DaemonState {
 
     func finished() { current = nil }
 
-    var isRunningJob: Bool { current != nil }
-
     /// Stop taking new work; cancel the running job if it has not finished
     /// within `grace` (PQcancel, rollback, recorded `interrupted`).
     func requestStop(grace: Duration) {

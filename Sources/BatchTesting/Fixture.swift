@@ -62,13 +62,6 @@ public struct Fixture: Sendable {
                   correct, timeSec, hint, at])
     }
 
-    /// A query's first row's first column as a Double (for asserting values).
-    public func double(_ sql: String, _ parameters: [any PostgresEncodable] = []) async throws -> Double? {
-        let result = try await connection.query(sql, parameters)
-        guard let row = result.first else { return nil }
-        return try row.decode(result.columns[0], as: Double?.self)
-    }
-
     public func count(_ table: String) async throws -> Int {
         try await connection.query("SELECT count(*) AS n FROM \(table)").first!.decode("n", as: Int.self)
     }
