@@ -6,6 +6,12 @@ import PostgresClient
 /// `subcategory_stats` (pooled accuracy, and the learning-curve slope over
 /// each learner's first attempts in the subcategory, or NULL with a reason).
 ///
+/// The 90-day window and the all-history learning curves are sums over
+/// incremental aggregates (`batch.li_*`, migration 0009), so a night's cost
+/// follows the day's attempts: each run rebuilds its day and fills any
+/// earlier day never built. Aggregate writes are reported as the counter
+/// `aggregate_rows`, not as `rows_written` (they are a cache, not output).
+///
 /// SQL: `sql/jobs/learning-impact.sql`. Formula: computations.md, "learning-impact".
 public enum LearningImpact {
     public static let name = "learning-impact"

@@ -11,50 +11,234 @@
 -- context); "correct" means correct without a hint. The whole file runs in
 -- one transaction; every write changes a row only when a value differs, so
 -- a rerun with unchanged inputs writes nothing.
+--
+-- Incremental aggregates (migration 0009; README, "Incremental
+-- aggregates"): the cost follows the day's attempts, not the history.
+--   * batch.li_question_day: good first attempts per local day and question;
+--     n_q, c_q, N_S, C_S and mu_g are integer sums over W's days.
+--   * batch.li_opportunity: each (learner, S)'s first :max_opportunity first
+--     attempts numbered k by (created_at, id); batch.li_curve_day counts
+--     them per (day, S, k); n_k and c_k are sums over the days <= D.
+--   * batch.li_days: the days built. A run for D rebuilds D from D's
+--     attempts (read through attempts_created_at_idx) and, in the same
+--     set-based pass, every earlier day never built (a first install: all
+--     history). When D's numbering changes, the later days lose their mark
+--     (their k may shift): the rerun cascade, or the next run, rebuilds them.
+--   * A different zone or :max_opportunity, or a question that moved to
+--     another subcategory, vanished, or lost a field its attempts need, drops
+--     the aggregates: this run rebuilds them from all history.
+-- Attempts of an already built day that change later (inserted late with an
+-- old created_at, deleted, their learner deleted) are seen when that day is
+-- rerun (which cascades), as every nightly job reads a day's attempts when
+-- it processes that day; batch.li_aggregate_drift(D) lists any difference
+-- from a from-scratch recomputation.
+
+-- step: check-aggregates
+-- The questions whose first attempts are good rows, with their subcategory.
+CREATE TEMP TABLE li_questions ON COMMIT DROP AS
+SELECT id AS question_id, subcategory
+FROM questions
+WHERE subject IS NOT NULL AND topic IS NOT NULL AND subcategory IS NOT NULL;
+
+CREATE TEMP TABLE li_reset ON COMMIT DROP AS
+SELECT NOT EXISTS (SELECT 1 FROM batch.li_state s
+                   WHERE s.timezone = :tz::text AND s.max_opportunity = :max_opportunity::int)
+       OR EXISTS (SELECT 1 FROM batch.li_question_map m
+                  LEFT JOIN li_questions q ON q.question_id = m.question_id
+                  WHERE q.subcategory IS DISTINCT FROM m.subcategory) AS reset;
+
+-- Aggregates counts go to the report's counters (aggregate_rows), not to
+-- rows_written: they are this job's cache, not its output.
+WITH d1 AS (DELETE FROM batch.li_days WHERE (SELECT reset FROM li_reset) RETURNING 1),
+     d2 AS (DELETE FROM batch.li_question_day WHERE (SELECT reset FROM li_reset) RETURNING 1),
+     d3 AS (DELETE FROM batch.li_opportunity WHERE (SELECT reset FROM li_reset) RETURNING 1),
+     d4 AS (DELETE FROM batch.li_curve_day WHERE (SELECT reset FROM li_reset) RETURNING 1),
+     d5 AS (DELETE FROM batch.li_question_map WHERE (SELECT reset FROM li_reset) RETURNING 1),
+     st AS (INSERT INTO batch.li_state AS t (singleton, timezone, max_opportunity)
+            VALUES (true, :tz::text, :max_opportunity::int)
+            ON CONFLICT (singleton) DO UPDATE
+            SET timezone = EXCLUDED.timezone, max_opportunity = EXCLUDED.max_opportunity
+            WHERE (t.timezone, t.max_opportunity) IS DISTINCT FROM (EXCLUDED.timezone, EXCLUDED.max_opportunity)
+            RETURNING 1)
+SELECT (SELECT count(*) FROM d1) + (SELECT count(*) FROM d2) + (SELECT count(*) FROM d3)
+       + (SELECT count(*) FROM d4) + (SELECT count(*) FROM d5) + (SELECT count(*) FROM st) AS aggregate_rows,
+       (SELECT count(*) FROM d1) AS aggregate_days_dropped;
 
 -- step: read-attempts
--- Every good first attempt up to the cut (the learning curves need all
--- history; difficulty uses the ones in W).
-CREATE TEMP TABLE li_first ON COMMIT DROP AS
-SELECT id, learner_id, question_id, subcategory, created_at,
-       (correct AND NOT hint_used) AS ok,
-       created_at >= ((:day::date - :window_days::int + 1)::timestamp AT TIME ZONE :tz::text) AS in_window
-FROM batch.checked_attempts
-WHERE bad_reason IS NULL
-  AND attempt_no = 1
-  AND created_at < :window_end::timestamptz;
+-- The first day to build: the earliest day, from the first attempt's day to
+-- D - 1, that is not built; else D itself (always rebuilt from its attempts).
+CREATE TEMP TABLE li_range ON COMMIT DROP AS
+SELECT coalesce(
+         (SELECT min(g.day)::date
+          FROM generate_series((SELECT (min(created_at) AT TIME ZONE :tz::text)::date FROM attempts),
+                               :day::date - 1, interval '1 day') AS g(day)
+          WHERE NOT EXISTS (SELECT 1 FROM batch.li_days d WHERE d.day = g.day::date)),
+         :day::date) AS from_day;
 
-SELECT count(*) AS rows_read FROM li_first;
+-- The good first attempts of [start_of(from_day), end_of(D)).
+CREATE TEMP TABLE li_new ON COMMIT DROP AS
+SELECT a.id, a.learner_id, a.question_id, a.subcategory, a.created_at,
+       (a.correct AND NOT a.hint_used) AS ok,
+       (a.created_at AT TIME ZONE :tz::text)::date AS day
+FROM batch.checked_attempts a
+WHERE a.bad_reason IS NULL
+  AND a.attempt_no = 1
+  AND a.created_at >= ((SELECT from_day FROM li_range)::timestamp AT TIME ZONE :tz::text)
+  AND a.created_at < :window_end::timestamptz;
+ANALYZE li_new;
+
+SELECT count(*) AS rows_read, (SELECT :day::date - from_day + 1 FROM li_range) AS aggregate_days_built
+FROM li_new;
 
 -- Bad rows among the attempts of D itself (each bad row is reported once,
 -- by the run of its day), by first reason.
 SELECT * FROM batch.bad_attempt_counts(:window_start::timestamptz, :window_end::timestamptz);
+
+-- step: update-aggregates
+-- Per (day, question) of the range; rows of the range not seen again go.
+CREATE TEMP TABLE li_qd_new ON COMMIT DROP AS
+SELECT day, question_id, count(*)::int AS n, count(*) FILTER (WHERE ok)::int AS c
+FROM li_new
+GROUP BY day, question_id;
+
+WITH gone AS (
+    DELETE FROM batch.li_question_day t
+    WHERE t.day >= (SELECT from_day FROM li_range) AND t.day <= :day::date
+      AND NOT EXISTS (SELECT 1 FROM li_qd_new x WHERE x.day = t.day AND x.question_id = t.question_id)
+    RETURNING 1
+), put AS (
+    INSERT INTO batch.li_question_day AS t (day, question_id, n, c)
+    SELECT day, question_id, n, c FROM li_qd_new
+    ON CONFLICT (day, question_id) DO UPDATE SET n = EXCLUDED.n, c = EXCLUDED.c
+    WHERE (t.n, t.c) IS DISTINCT FROM (EXCLUDED.n, EXCLUDED.c)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM put) AS aggregate_rows;
+
+-- The range's opportunities: each pair with first attempts in the range
+-- continues from the count it had before the range (one probe of the
+-- pair's at most :max_opportunity rows); pairs already full are skipped.
+CREATE TEMP TABLE li_pairs ON COMMIT DROP AS
+SELECT p.learner_id, p.subcategory, b.before
+FROM (SELECT DISTINCT learner_id, subcategory FROM li_new) p
+CROSS JOIN LATERAL (
+    SELECT count(*)::int AS before
+    FROM batch.li_opportunity o
+    WHERE o.learner_id = p.learner_id AND o.subcategory = p.subcategory
+      AND o.day < (SELECT from_day FROM li_range)
+) b
+WHERE b.before < :max_opportunity::int;
+ANALYZE li_pairs;
+
+CREATE TEMP TABLE li_opp_new ON COMMIT DROP AS
+SELECT learner_id, subcategory, k::int AS k, day, ok
+FROM (SELECT n.learner_id, n.subcategory, n.day, n.ok,
+             p.before + row_number() OVER (PARTITION BY n.learner_id, n.subcategory ORDER BY n.created_at, n.id) AS k
+      FROM li_new n
+      JOIN li_pairs p ON p.learner_id = n.learner_id AND p.subcategory = n.subcategory) x
+WHERE k <= :max_opportunity::int;
+
+-- Did the range's numbering change? Unchanged (a rerun with the same
+-- inputs, or a day without new opportunities): nothing is written, and the
+-- later days stay built.
+CREATE TEMP TABLE li_opp_changed ON COMMIT DROP AS
+SELECT EXISTS (
+           SELECT learner_id, subcategory, k, day, ok FROM batch.li_opportunity
+           WHERE day >= (SELECT from_day FROM li_range) AND day <= :day::date
+           EXCEPT ALL
+           SELECT learner_id, subcategory, k, day, ok FROM li_opp_new)
+       OR EXISTS (
+           SELECT learner_id, subcategory, k, day, ok FROM li_opp_new
+           EXCEPT ALL
+           SELECT learner_id, subcategory, k, day, ok FROM batch.li_opportunity
+           WHERE day >= (SELECT from_day FROM li_range) AND day <= :day::date) AS changed;
+
+-- Changed: the range's rows are replaced, and every later day's rows go with
+-- its mark (a later opportunity's k may have shifted).
+WITH gone AS (
+    DELETE FROM batch.li_opportunity t
+    WHERE (SELECT changed FROM li_opp_changed) AND t.day >= (SELECT from_day FROM li_range)
+    RETURNING 1
+)
+SELECT count(*) AS aggregate_rows FROM gone;
+
+WITH put AS (
+    INSERT INTO batch.li_opportunity (learner_id, subcategory, k, day, ok)
+    SELECT learner_id, subcategory, k, day, ok FROM li_opp_new
+    WHERE (SELECT changed FROM li_opp_changed)
+    RETURNING 1
+), later_curve AS (
+    DELETE FROM batch.li_curve_day t
+    WHERE (SELECT changed FROM li_opp_changed) AND t.day > :day::date
+    RETURNING 1
+), later_days AS (
+    DELETE FROM batch.li_days t
+    WHERE (SELECT changed FROM li_opp_changed) AND t.day > :day::date
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM put) + (SELECT count(*) FROM later_curve) + (SELECT count(*) FROM later_days) AS aggregate_rows,
+       (SELECT count(*) FROM later_days) AS aggregate_days_dropped;
+
+-- The range's (day, S, k) counts.
+CREATE TEMP TABLE li_cd_new ON COMMIT DROP AS
+SELECT day, subcategory, k, count(*)::int AS n, count(*) FILTER (WHERE ok)::int AS c
+FROM li_opp_new
+GROUP BY day, subcategory, k;
+
+WITH gone AS (
+    DELETE FROM batch.li_curve_day t
+    WHERE t.day >= (SELECT from_day FROM li_range) AND t.day <= :day::date
+      AND NOT EXISTS (SELECT 1 FROM li_cd_new x WHERE x.day = t.day AND x.subcategory = t.subcategory AND x.k = t.k)
+    RETURNING 1
+), put AS (
+    INSERT INTO batch.li_curve_day AS t (day, subcategory, k, n, c)
+    SELECT day, subcategory, k, n, c FROM li_cd_new
+    ON CONFLICT (day, subcategory, k) DO UPDATE SET n = EXCLUDED.n, c = EXCLUDED.c
+    WHERE (t.n, t.c) IS DISTINCT FROM (EXCLUDED.n, EXCLUDED.c)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM put) AS aggregate_rows;
+
+-- The range is built; the mapping it was numbered with is recorded.
+WITH days AS (
+    INSERT INTO batch.li_days (day)
+    SELECT g.day::date FROM li_range, generate_series(from_day, :day::date, interval '1 day') AS g(day)
+    ON CONFLICT (day) DO NOTHING
+    RETURNING 1
+), map AS (
+    INSERT INTO batch.li_question_map (question_id, subcategory)
+    SELECT question_id, subcategory FROM li_questions
+    ON CONFLICT (question_id) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM days) + (SELECT count(*) FROM map) AS aggregate_rows;
 
 -- step: compute-difficulty
 -- mu_g = pooled accuracy of the first attempts in W (:global_prior if none);
 -- per subcategory with questions: mu_S = (C_S + m * mu_g) / (N_S + m);
 -- per question: p_q = (c_q + m * mu_S) / (n_q + m), or mu_S without first
 -- attempts in W; difficulty = 1 - p_q; provisional = n_q < :provisional_below.
+-- n_q, c_q: sums over W's days of the question's day rows, for the questions
+-- whose attempts are good rows now.
 CREATE TEMP TABLE li_question_counts ON COMMIT DROP AS
-SELECT question_id, count(*)::int AS n, count(*) FILTER (WHERE ok)::int AS c
-FROM li_first
-WHERE in_window
-GROUP BY question_id;
+SELECT d.question_id, q.subcategory, sum(d.n)::int AS n, sum(d.c)::int AS c
+FROM batch.li_question_day d
+JOIN li_questions q ON q.question_id = d.question_id
+WHERE d.day >= :day::date - :window_days::int + 1 AND d.day <= :day::date
+GROUP BY d.question_id, q.subcategory;
 
 CREATE TEMP TABLE li_sub ON COMMIT DROP AS
 WITH g AS (
-    SELECT CASE WHEN count(*) = 0 THEN :global_prior::float8
-                ELSE count(*) FILTER (WHERE ok)::float8 / count(*)::float8 END AS mu_g
-    FROM li_first
-    WHERE in_window
+    SELECT CASE WHEN coalesce(sum(n), 0) = 0 THEN :global_prior::float8
+                ELSE sum(c)::float8 / sum(n)::float8 END AS mu_g
+    FROM li_question_counts
 ),
 subs AS (
     SELECT DISTINCT subcategory FROM questions WHERE subcategory IS NOT NULL
 ),
 counts AS (
-    SELECT subcategory, count(*)::int AS n, count(*) FILTER (WHERE ok)::int AS c
-    FROM li_first
-    WHERE in_window
+    SELECT subcategory, sum(n)::int AS n, sum(c)::int AS c
+    FROM li_question_counts
     GROUP BY subcategory
 )
 SELECT s.subcategory,
@@ -85,23 +269,20 @@ CROSS JOIN LATERAL (
 
 -- step: compute-impact
 -- Each learner's first attempts in S up to the cut, numbered k = 1, 2, ...
--- by (created_at, id); per k <= :max_opportunity: n_k, c_k and
+-- by (created_at, id) (batch.li_opportunity, counted per day in
+-- batch.li_curve_day); per k <= :max_opportunity: n_k, c_k and
 -- a_k = (c_k + 1) / (n_k + 2); the k with n_k >= :min_per_opportunity are
 -- kept. With at least :min_opportunities of them, LI_S = the n_k-weighted
 -- least-squares slope of a_k on k (each sum over k ascending), clamped at 0;
 -- else NULL with a note saying why.
 CREATE TEMP TABLE li_curve ON COMMIT DROP AS
-WITH numbered AS (
-    SELECT subcategory, ok,
-           row_number() OVER (PARTITION BY learner_id, subcategory ORDER BY created_at, id) AS k
-    FROM li_first
-)
-SELECT subcategory, k::int AS k, count(*)::int AS n, count(*) FILTER (WHERE ok)::int AS c,
-       (count(*) FILTER (WHERE ok)::float8 + 1) / (count(*)::float8 + 2) AS a
-FROM numbered
-WHERE k <= :max_opportunity::int
+SELECT subcategory, k, sum(n)::int AS n, sum(c)::int AS c,
+       (sum(c)::float8 + 1) / (sum(n)::float8 + 2) AS a
+FROM batch.li_curve_day
+WHERE day <= :day::date
+  AND k <= :max_opportunity::int
 GROUP BY subcategory, k
-HAVING count(*) >= :min_per_opportunity::int;
+HAVING sum(n) >= :min_per_opportunity::int;
 
 CREATE TEMP TABLE li_impact ON COMMIT DROP AS
 WITH means AS (
