@@ -133,14 +133,17 @@ public final class JobContext {
     }
 
     /// Runs every step of a job SQL file in order, binding `parameters`
-    /// (plus `baseParameters`) by name.
+    /// (plus `baseParameters`, plus what a statement binds with a
+    /// `bind_<name>` column) by name.
     public func runSteps(_ sql: JobSQL, parameters: [String: any PostgresEncodable]) async throws {
-        let all = baseParameters.merging(parameters) { _, new in new }
+        var all = baseParameters.merging(parameters) { _, new in new }
         for step in sql.steps {
             try await self.step(step.name) { connection in
                 var counts = StepCounts()
                 for statement in step.statements {
-                    try counts.add(try await connection.query(named: statement, all))
+                    let result = try await connection.query(named: statement, all)
+                    try counts.add(result)
+                    all.merge(try JobSQL.bindings(result)) { _, new in new }
                 }
                 return counts
             }

@@ -11,6 +11,12 @@ import PostgresClient
 /// column adds up under its name in `counters` (e.g. `plans_kept`), and an
 /// INSERT, UPDATE or DELETE without such columns counts its affected rows
 /// as written.
+///
+/// A column `bind_<name>` of a one-row result is not counted: its value
+/// becomes the parameter `:<name>` of every later statement of the run.
+/// A value computed by the job (learning-impact's first day to build) then
+/// reaches the planner as a value, not as a subquery it must guess at: a
+/// range on an index is planned as the range it is.
 public struct JobSQL: Sendable {
     public struct Step: Sendable {
         public let name: String
@@ -20,7 +26,13 @@ public struct JobSQL: Sendable {
     public let path: String
     public let steps: [Step]
 
+    /// `sql/<path>` as embedded in the binary.
     public init(_ path: String) {
+        self.init(path: path, text: SQLFiles.text(path))
+    }
+
+    /// `text` cut into steps; `path` names it in errors and docs.
+    public init(path: String, text: String) {
         self.path = path
         var steps: [Step] = []
         var name: String?
@@ -28,7 +40,7 @@ public struct JobSQL: Sendable {
         func close() {
             if let name { steps.append(Step(name: name, statements: SQLText.statements(body))) }
         }
-        for line in SQLFiles.text(path).split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.hasPrefix("-- step:") {
                 close()
@@ -43,6 +55,19 @@ public struct JobSQL: Sendable {
     }
 
     public var stepNames: [String] { steps.map(\.name) }
+
+    /// The prefix of result columns that bind a parameter for later statements.
+    static let bindPrefix = "bind_"
+
+    /// The `bind_<name>` columns of a result's first row, as parameters (text; the SQL casts them).
+    static func bindings(_ result: QueryResult) throws -> [String: any PostgresEncodable] {
+        guard let row = result.first else { return [:] }
+        var bound: [String: any PostgresEncodable] = [:]
+        for column in result.columns where column.hasPrefix(bindPrefix) {
+            bound[String(column.dropFirst(bindPrefix.count))] = try row.decode(column, as: String?.self)
+        }
+        return bound
+    }
 }
 
 /// What one step did.
@@ -64,7 +89,7 @@ public struct StepCounts: Sendable, Codable, Equatable {
     mutating func add(_ result: QueryResult) throws {
         var counted = false
         if let row = result.first {
-            for column in result.columns {
+            for column in result.columns where !column.hasPrefix(JobSQL.bindPrefix) {
                 if column == "rows_read" {
                     rowsRead += try row.decode(column, as: Int?.self) ?? 0
                     counted = true

@@ -29,7 +29,23 @@ struct RunnerTests {
         }
     }
 
-    static let registry = JobRegistry([slow, breaking])
+    /// A statement's `bind_<name>` column binds `:<name>` for every later
+    /// statement, in its step and the next, and is not counted.
+    static let binding: JobDefinition = {
+        let sql = JobSQL(path: "probe-binding.sql", text: """
+            -- step: bind
+            SELECT '2026-11-19'::text AS bind_from_day, 7::int AS seven;
+            SELECT count(*) AS rows_read FROM generate_series(:from_day::date, :day::date, interval '1 day');
+            -- step: use
+            INSERT INTO learners (display_name) SELECT 'from ' || :from_day::text;
+            """)
+        return JobDefinition(name: "probe-binding", summary: "binds a parameter", kind: .nightly, schedule: "test",
+                             steps: sql.stepNames) { context in
+            try await context.runSteps(sql, parameters: [:])
+        }
+    }()
+
+    static let registry = JobRegistry([slow, breaking, binding])
 
     @Test("the run row is visible as running while the job works, then succeeded with timings and counts")
     func runningRowVisible() async throws {
@@ -57,6 +73,20 @@ struct RunnerTests {
             #expect(try row.decode("rows_written", as: Int.self) == 1)
             #expect(try row.decode("done", as: Bool.self))
             #expect(try row.decode("rs", as: String.self) == "succeeded")
+        }
+    }
+
+    @Test("a bind_ column binds a parameter for the later statements and steps of the run, and is not counted")
+    func bindColumn() async throws {
+        try await TestPostgres.withDatabase { db in
+            let outcome = try await TestRunner(database: db, registry: Self.registry).run("probe-binding", .d("2026-11-20"))
+            #expect(outcome.status == .succeeded)
+            #expect(outcome.report?.totals.rowsRead == 2)      // 11-19 and 11-20
+            #expect(outcome.report?.totals.rowsWritten == 1)
+            #expect(outcome.report?.counters == ["seven": 7])  // bind_from_day is not a counter
+            let c = try await db.connect()
+            #expect(try await c.query("SELECT display_name FROM learners").first?.decode("display_name", as: String.self)
+                    == "from 2026-11-19")
         }
     }
 

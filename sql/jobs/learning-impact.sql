@@ -39,6 +39,7 @@ CREATE TEMP TABLE li_questions ON COMMIT DROP AS
 SELECT id AS question_id, subcategory
 FROM questions
 WHERE subject IS NOT NULL AND topic IS NOT NULL AND subcategory IS NOT NULL;
+ANALYZE li_questions;   -- statistics only: unanalyzed, the check below became a nested loop
 
 CREATE TEMP TABLE li_reset ON COMMIT DROP AS
 SELECT NOT EXISTS (SELECT 1 FROM batch.li_state s
@@ -66,14 +67,15 @@ SELECT (SELECT count(*) FROM d1) + (SELECT count(*) FROM d2) + (SELECT count(*) 
 
 -- step: read-attempts
 -- The first day to build: the earliest day, from the first attempt's day to
--- D - 1, that is not built; else D itself (always rebuilt from its attempts).
-CREATE TEMP TABLE li_range ON COMMIT DROP AS
+-- D - 1, that is not built; else D itself (always rebuilt from its
+-- attempts). Bound as :from_day for the rest of the run (JobSQL, bind_), so
+-- each range below is planned with its value.
 SELECT coalesce(
          (SELECT min(g.day)::date
           FROM generate_series((SELECT (min(created_at) AT TIME ZONE :tz::text)::date FROM attempts),
                                :day::date - 1, interval '1 day') AS g(day)
           WHERE NOT EXISTS (SELECT 1 FROM batch.li_days d WHERE d.day = g.day::date)),
-         :day::date) AS from_day;
+         :day::date)::text AS bind_from_day;
 
 -- The good first attempts of [start_of(from_day), end_of(D)).
 CREATE TEMP TABLE li_new ON COMMIT DROP AS
@@ -83,11 +85,11 @@ SELECT a.id, a.learner_id, a.question_id, a.subcategory, a.created_at,
 FROM batch.checked_attempts a
 WHERE a.bad_reason IS NULL
   AND a.attempt_no = 1
-  AND a.created_at >= ((SELECT from_day FROM li_range)::timestamp AT TIME ZONE :tz::text)
+  AND a.created_at >= (:from_day::date::timestamp AT TIME ZONE :tz::text)
   AND a.created_at < :window_end::timestamptz;
 ANALYZE li_new;
 
-SELECT count(*) AS rows_read, (SELECT :day::date - from_day + 1 FROM li_range) AS aggregate_days_built
+SELECT count(*) AS rows_read, :day::date - :from_day::date + 1 AS aggregate_days_built
 FROM li_new;
 
 -- Bad rows among the attempts of D itself (each bad row is reported once,
@@ -103,7 +105,7 @@ GROUP BY day, question_id;
 
 WITH gone AS (
     DELETE FROM batch.li_question_day t
-    WHERE t.day >= (SELECT from_day FROM li_range) AND t.day <= :day::date
+    WHERE t.day >= :from_day::date AND t.day <= :day::date
       AND NOT EXISTS (SELECT 1 FROM li_qd_new x WHERE x.day = t.day AND x.question_id = t.question_id)
     RETURNING 1
 ), put AS (
@@ -125,7 +127,7 @@ CROSS JOIN LATERAL (
     SELECT count(*)::int AS before
     FROM batch.li_opportunity o
     WHERE o.learner_id = p.learner_id AND o.subcategory = p.subcategory
-      AND o.day < (SELECT from_day FROM li_range)
+      AND o.day < :from_day::date
 ) b
 WHERE b.before < :max_opportunity::int;
 ANALYZE li_pairs;
@@ -133,31 +135,29 @@ ANALYZE li_pairs;
 CREATE TEMP TABLE li_opp_new ON COMMIT DROP AS
 SELECT learner_id, subcategory, k::int AS k, day, ok
 FROM (SELECT n.learner_id, n.subcategory, n.day, n.ok,
-             p.before + row_number() OVER (PARTITION BY n.learner_id, n.subcategory ORDER BY n.created_at, n.id) AS k
+             p.before + row_number() OVER (PARTITION BY n.learner_id, n.subcategory COLLATE "C" ORDER BY n.created_at, n.id) AS k
       FROM li_new n
       JOIN li_pairs p ON p.learner_id = n.learner_id AND p.subcategory = n.subcategory) x
 WHERE k <= :max_opportunity::int;
 
 -- Did the range's numbering change? Unchanged (a rerun with the same
 -- inputs, or a day without new opportunities): nothing is written, and the
--- later days stay built.
+-- later days stay built. (count, not EXISTS: EXISTS is planned for an early
+-- first match, a seq scan of all opportunities, where the usual answer is
+-- "no difference" and the range's rows come through the day index.)
 CREATE TEMP TABLE li_opp_changed ON COMMIT DROP AS
-SELECT EXISTS (
-           SELECT learner_id, subcategory, k, day, ok FROM batch.li_opportunity
-           WHERE day >= (SELECT from_day FROM li_range) AND day <= :day::date
-           EXCEPT ALL
-           SELECT learner_id, subcategory, k, day, ok FROM li_opp_new)
-       OR EXISTS (
-           SELECT learner_id, subcategory, k, day, ok FROM li_opp_new
-           EXCEPT ALL
-           SELECT learner_id, subcategory, k, day, ok FROM batch.li_opportunity
-           WHERE day >= (SELECT from_day FROM li_range) AND day <= :day::date) AS changed;
+SELECT count(*) > 0 AS changed
+FROM li_opp_new n
+FULL JOIN (SELECT learner_id, subcategory, k, day, ok FROM batch.li_opportunity
+           WHERE day >= :from_day::date AND day <= :day::date) o
+  ON o.learner_id = n.learner_id AND o.subcategory = n.subcategory AND o.k = n.k
+WHERE n.k IS NULL OR o.k IS NULL OR (n.day, n.ok) IS DISTINCT FROM (o.day, o.ok);
 
 -- Changed: the range's rows are replaced, and every later day's rows go with
 -- its mark (a later opportunity's k may have shifted).
 WITH gone AS (
     DELETE FROM batch.li_opportunity t
-    WHERE (SELECT changed FROM li_opp_changed) AND t.day >= (SELECT from_day FROM li_range)
+    WHERE (SELECT changed FROM li_opp_changed) AND t.day >= :from_day::date
     RETURNING 1
 )
 SELECT count(*) AS aggregate_rows FROM gone;
@@ -187,7 +187,7 @@ GROUP BY day, subcategory, k;
 
 WITH gone AS (
     DELETE FROM batch.li_curve_day t
-    WHERE t.day >= (SELECT from_day FROM li_range) AND t.day <= :day::date
+    WHERE t.day >= :from_day::date AND t.day <= :day::date
       AND NOT EXISTS (SELECT 1 FROM li_cd_new x WHERE x.day = t.day AND x.subcategory = t.subcategory AND x.k = t.k)
     RETURNING 1
 ), put AS (
@@ -202,7 +202,7 @@ SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM put) AS aggregate_row
 -- The range is built; the mapping it was numbered with is recorded.
 WITH days AS (
     INSERT INTO batch.li_days (day)
-    SELECT g.day::date FROM li_range, generate_series(from_day, :day::date, interval '1 day') AS g(day)
+    SELECT g.day::date FROM generate_series(:from_day::date, :day::date, interval '1 day') AS g(day)
     ON CONFLICT (day) DO NOTHING
     RETURNING 1
 ), map AS (
