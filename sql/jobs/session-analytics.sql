@@ -17,14 +17,23 @@
 -- computed by a run for a later date (as_of > D: this is a rerun of an older
 -- date) counts as "not yet": in a day-by-day history it did not exist at D
 -- (see sql/migrations/0005_session_analytics_as_of.sql).
+-- Two branches, so that each has its own access path: the window through
+-- sessions_started_at_idx, "no analytics yet" as one anti-join of sessions
+-- against session_analytics (written as one OR, it was a filter evaluated
+-- on every session in the database, 3x slower; BENCHMARKS.md). The second
+-- branch is the spec's rule over all sessions and grows with them.
 CREATE TEMP TABLE sa_candidates ON COMMIT DROP AS
 SELECT s.id, s.started_at, s.ended_at, s.bad_reason
 FROM batch.checked_sessions s
 WHERE s.ended_at < :window_end::timestamptz
-  AND ((s.started_at >= ((:day::date - 1)::timestamp AT TIME ZONE :tz::text)
-        AND s.started_at < :window_end::timestamptz)
-       OR NOT EXISTS (SELECT 1 FROM session_analytics x
-                      WHERE x.session_id = s.id AND x.as_of <= :day::date));
+  AND s.started_at >= ((:day::date - 1)::timestamp AT TIME ZONE :tz::text)
+  AND s.started_at < :window_end::timestamptz
+UNION
+SELECT s.id, s.started_at, s.ended_at, s.bad_reason
+FROM batch.checked_sessions s
+WHERE s.ended_at < :window_end::timestamptz
+  AND NOT EXISTS (SELECT 1 FROM session_analytics x
+                  WHERE x.session_id = s.id AND x.as_of <= :day::date);
 
 CREATE TEMP TABLE sa_sessions ON COMMIT DROP AS
 SELECT id, started_at, ended_at
