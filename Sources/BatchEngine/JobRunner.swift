@@ -249,13 +249,20 @@ public struct JobRunner: Sendable {
     }
 
     /// `statement_timeout`, `lock_timeout` and
-    /// `idle_in_transaction_session_timeout` of the job's config: for its
-    /// transaction (`local`), or for the session of a batched job.
+    /// `idle_in_transaction_session_timeout` of the job's config, and
+    /// `jit = off`: for its transaction (`local`), or for the session of a
+    /// batched job.
+    ///
+    /// JIT because PostgreSQL's default (`jit = on`) compiles every
+    /// statement whose estimated cost passes `jit_above_cost`. The jobs' key
+    /// probes over large tables have large estimates but run in
+    /// milliseconds, so the compile time (about 0.35 s a statement here) was
+    /// most of such a job (usage-stats: 0.44 s with JIT, 0.09 s without; BENCHMARKS.md).
     private func applyTimeouts(for job: JobDefinition, on connection: Connection, local: Bool) async throws {
         let t = config.timeouts(for: job.name)
         try await connection.query("""
             SELECT set_config('statement_timeout', $1, $4), set_config('lock_timeout', $2, $4),
-                   set_config('idle_in_transaction_session_timeout', $3, $4)
+                   set_config('idle_in_transaction_session_timeout', $3, $4), set_config('jit', 'off', $4)
             """, [Self.milliseconds(t.statementSeconds), Self.milliseconds(t.lockSeconds),
                   Self.milliseconds(t.idleInTransactionSeconds), local])
     }

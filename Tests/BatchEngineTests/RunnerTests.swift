@@ -45,7 +45,19 @@ struct RunnerTests {
         }
     }()
 
-    static let registry = JobRegistry([slow, breaking, binding])
+    /// Reports the job transaction's settings as counters (1 = as expected).
+    static let settings = JobDefinition(name: "probe-settings", summary: "reads its settings", kind: .nightly,
+                                        schedule: "test", steps: ["show"]) { context in
+        try await context.step("show") { c in
+            let row = try await c.query("""
+                SELECT current_setting('jit') AS jit, current_setting('lock_timeout') AS lock_timeout
+                """).first!
+            return StepCounts(counters: ["jit_off": try row.decode("jit", as: String.self) == "off" ? 1 : 0,
+                                         "lock_timeout_2s": try row.decode("lock_timeout", as: String.self) == "2s" ? 1 : 0])
+        }
+    }
+
+    static let registry = JobRegistry([slow, breaking, binding, settings])
 
     @Test("the run row is visible as running while the job works, then succeeded with timings and counts")
     func runningRowVisible() async throws {
@@ -177,6 +189,20 @@ struct RunnerTests {
             let outcome = try await TestRunner(database: db, config: config, registry: Self.registry).run("probe-slow", .d("2026-11-20"))
             #expect(outcome.status == .failed)
             #expect(outcome.report?.error?.sqlstate == "57014")
+        }
+    }
+
+    @Test("a job's transaction runs with jit = off and its configured timeouts, whatever the server's defaults")
+    func jitOff() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await db.connect()
+            // The test cluster keeps PostgreSQL's default: the job must turn JIT off itself.
+            #expect(try await c.query("SELECT current_setting('jit') AS jit").first!.decode("jit", as: String.self) == "on")
+            var config = BatchConfig()
+            config.jobTimeouts["probe-settings"] = .init(statementSeconds: 60, lockSeconds: 2, idleInTransactionSeconds: 5)
+            let outcome = try await TestRunner(database: db, config: config, registry: Self.registry).run("probe-settings", .d("2026-11-20"))
+            #expect(outcome.status == .succeeded)
+            #expect(outcome.report?.counters == ["jit_off": 1, "lock_timeout_2s": 1])
         }
     }
 }
