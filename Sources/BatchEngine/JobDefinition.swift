@@ -28,10 +28,17 @@ public struct JobDefinition: Sendable {
     /// batches of its own (`JobContext.batch`), each idempotent, so that no
     /// transaction holds many row locks for long (cleanup).
     public let transactional: Bool
+    /// The isolation level of the job's transaction, e.g. "REPEATABLE READ"
+    /// (nil: the server's default, READ COMMITTED). REPEATABLE READ gives
+    /// every statement of the run one snapshot of the app's tables; only for
+    /// a job whose writes no other job or session makes (else a concurrent
+    /// update of the same row fails it with SQLSTATE 40001).
+    public let isolation: String?
     public let run: @Sendable (JobContext) async throws -> Void
 
     public init(name: String, summary: String, kind: JobKind, schedule: String, dependsOn: [String] = [],
-                steps: [String], transactional: Bool = true, run: @escaping @Sendable (JobContext) async throws -> Void) {
+                steps: [String], transactional: Bool = true, isolation: String? = nil,
+                run: @escaping @Sendable (JobContext) async throws -> Void) {
         self.name = name
         self.summary = summary
         self.kind = kind
@@ -39,6 +46,7 @@ public struct JobDefinition: Sendable {
         self.dependsOn = dependsOn
         self.steps = steps
         self.transactional = transactional
+        self.isolation = isolation
         self.run = run
     }
 }
@@ -88,12 +96,12 @@ extension JobDefinition {
     /// A job that is one SQL file: every step of `sql/<path>` in order, in
     /// one transaction, with the parameters the config gives.
     public static func sqlFile(
-        _ path: String, name: String, summary: String, kind: JobKind, dependsOn: [String] = [],
+        _ path: String, name: String, summary: String, kind: JobKind, dependsOn: [String] = [], isolation: String? = nil,
         parameters: @escaping @Sendable (BatchConfig) -> [String: any PostgresEncodable] = { _ in [:] }
     ) -> JobDefinition {
         let sql = JobSQL(path)
         return JobDefinition(name: name, summary: summary, kind: kind, schedule: kind == .slot ? "slot" : "nightly",
-                             dependsOn: dependsOn, steps: sql.stepNames) { context in
+                             dependsOn: dependsOn, steps: sql.stepNames, isolation: isolation) { context in
             try await context.runSteps(sql, parameters: parameters(context.config))
         }
     }

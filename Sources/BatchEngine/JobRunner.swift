@@ -142,7 +142,7 @@ public struct JobRunner: Sendable {
         let oneTransaction = job.transactional || request.dryRun
         do {
             if oneTransaction {
-                try await work.transaction { tx in
+                try await work.transaction(isolation: job.isolation) { tx in
                     try await applyTimeouts(for: job, on: tx, local: true)
                     try await job.run(context)
                     tableCounts = try await Self.tableCounts(on: tx)

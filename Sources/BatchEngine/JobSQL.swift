@@ -64,7 +64,9 @@ public struct JobSQL: Sendable {
         guard let row = result.first else { return [:] }
         var bound: [String: any PostgresEncodable] = [:]
         for column in result.columns where column.hasPrefix(bindPrefix) {
-            bound[String(column.dropFirst(bindPrefix.count))] = try row.decode(column, as: String?.self)
+            // updateValue, not a subscript: assigning nil through one would drop the key, not bind NULL.
+            let value = try row.decode(column, as: String?.self)
+            bound.updateValue(value as any PostgresEncodable, forKey: String(column.dropFirst(bindPrefix.count)))
         }
         return bound
     }

@@ -19,7 +19,10 @@ public enum LearningImpact {
     public static let definition = JobDefinition.sqlFile(
         "jobs/learning-impact.sql", name: name,
         summary: "question difficulty and subcategory learning impact from first attempts",
-        kind: .nightly
+        kind: .nightly,
+        // One snapshot for the whole run: the aggregates, the questions and
+        // the stats are read as of one instant (it writes only its own tables).
+        isolation: "REPEATABLE READ"
     ) { c in
         ["window_days": c.difficulty.windowDays, "prior_weight": c.difficulty.priorWeight,
          "global_prior": c.difficulty.globalPrior, "provisional_below": c.difficulty.provisionalBelow,

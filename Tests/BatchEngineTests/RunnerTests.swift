@@ -34,8 +34,9 @@ struct RunnerTests {
     static let binding: JobDefinition = {
         let sql = JobSQL(path: "probe-binding.sql", text: """
             -- step: bind
-            SELECT '2026-11-19'::text AS bind_from_day, 7::int AS seven;
-            SELECT count(*) AS rows_read FROM generate_series(:from_day::date, :day::date, interval '1 day');
+            SELECT '2026-11-19'::text AS bind_from_day, NULL::text AS bind_nothing, 7::int AS seven;
+            SELECT count(*) AS rows_read FROM generate_series(:from_day::date, :day::date, interval '1 day')
+            WHERE :nothing::date IS NULL;
             -- step: use
             INSERT INTO learners (display_name) SELECT 'from ' || :from_day::text;
             """)

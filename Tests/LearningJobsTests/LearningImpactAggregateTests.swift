@@ -9,11 +9,13 @@ import Testing
 /// from-scratch recomputation, after reruns, backfills, late data and the
 /// changes that force a rebuild.
 ///
-/// Two independent checks: `batch.li_aggregate_drift(D)` recomputes every
-/// aggregate row from the attempts (one window over all history) and lists
-/// the differences; and the stats a run writes must equal what a run on
-/// dropped aggregates (rebuilt from all history in one pass) writes: that
-/// rerun must write 0 rows.
+/// Three checks: `batch.li_aggregate_drift(D, zone, max_opportunity)`
+/// recomputes every aggregate row from the attempts (one window over all
+/// history) and lists the differences; the stats a run writes must equal
+/// what a run on dropped aggregates (rebuilt from all history in one pass)
+/// writes: that rerun must write 0 rows; and they must equal, row for row,
+/// what the from-scratch job of commit 340e6a1 (`LearningImpactReference`)
+/// writes on a copy of the same data.
 @Suite("learning-impact aggregates")
 struct LearningImpactAggregateTests {
     static let job = "learning-impact"
@@ -44,8 +46,9 @@ struct LearningImpactAggregateTests {
     }
 
     /// The differences from a from-scratch recomputation, as text.
-    func drift(_ c: Connection, upto: LocalDate) async throws -> [String] {
-        try await c.query("SELECT aggregate, day::text AS day, side, row_text FROM batch.li_aggregate_drift($1)", [upto])
+    func drift(_ c: Connection, upto: LocalDate, config: BatchConfig = Self.config()) async throws -> [String] {
+        try await c.query("SELECT aggregate, day::text AS day, side, row_text FROM batch.li_aggregate_drift($1, $2, $3)",
+                          [upto, config.timezone, config.impact.maxOpportunity])
             .rows.map {
                 "\(try $0.decode("aggregate", as: String.self)) \(try $0.decode("day", as: String?.self) ?? "-") "
                     + "\(try $0.decode("side", as: String.self)): \(try $0.decode("row_text", as: String.self))"
@@ -63,7 +66,7 @@ struct LearningImpactAggregateTests {
     /// pass, the stats must come out the same (0 rows written).
     func expectSameAsFromScratch(_ db: TestDatabase, _ c: Connection, _ day: LocalDate,
                                  config: BatchConfig = Self.config()) async throws {
-        #expect(try await drift(c, upto: day) == [])
+        #expect(try await drift(c, upto: day, config: config) == [])
         let before = try await stats(c)
         #expect(!before.isEmpty)
         try await c.query("DELETE FROM batch.li_state")
@@ -72,7 +75,32 @@ struct LearningImpactAggregateTests {
         #expect(rebuilt.report?.totals.rowsWritten == 0)
         #expect((rebuilt.report?.counters?["aggregate_days_dropped"] ?? 0) > 0)
         #expect(try await stats(c) == before)
-        #expect(try await drift(c, upto: day) == [])
+        #expect(try await drift(c, upto: day, config: config) == [])
+        #expect(try await referenceStats(c, day, config: config) == before)
+    }
+
+    /// The app tables of `c`'s database copied into a fresh database, where
+    /// the from-scratch reference job runs for `day`: its stats.
+    func referenceStats(_ c: Connection, _ day: LocalDate, config: BatchConfig = Self.config()) async throws -> [String] {
+        let tables = ["learners", "questions", "sessions", "attempts"]
+        var dumps: [String: [String]] = [:]
+        for table in tables {
+            dumps[table] = try await c.query("SELECT to_jsonb(t)::text AS row FROM \(table) t").rows
+                .map { try $0.decode("row", as: String.self) }
+        }
+        return try await TestPostgres.withDatabase { ref in
+            let r = try await ref.connect()
+            for table in tables {
+                try await r.query("""
+                    INSERT INTO \(table) SELECT (jsonb_populate_record(NULL::\(table), j::jsonb)).*
+                    FROM unnest($1::text[]) AS j
+                    """, [dumps[table] ?? []])
+            }
+            let outcome = try await TestRunner(database: ref, config: config, registry: LearningImpactReference.registry,
+                                               now: Self.now).run(LearningImpactReference.name, day)
+            #expect(outcome.status == .succeeded)
+            return try await stats(r)
+        }
     }
 
     func aggregateRows(_ c: Connection) async throws -> Int {
@@ -191,8 +219,70 @@ struct LearningImpactAggregateTests {
             let rezoned = try await TestRunner(database: db, config: utc, now: Self.now).run(Self.job, last)
             #expect((rezoned.report?.counters?["aggregate_days_dropped"] ?? 0) > 0)
             #expect(try await c.query("SELECT timezone FROM batch.li_state").first!.decode("timezone", as: String.self) == "UTC")
-            #expect(try await drift(c, upto: last) == [])
+            #expect(try await drift(c, upto: last, config: utc) == [])
             try await expectSameAsFromScratch(db, c, last, config: utc)
+        }
+    }
+
+    @Test("first attempts left out as bad rows count from their own day once they are good: a question created after its attempts, a question that gets its subcategory")
+    func laterGood() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await load(db)
+            let f = Fixture(c)
+            // Question 901 does not exist yet; question 902 has no subcategory.
+            try await c.query("INSERT INTO questions (id, subject, topic, subcategory) VALUES ($1, 'math', 't', NULL)",
+                              [Fixture.id("q", 902)])
+            for (i, learner) in try await c.query("SELECT id FROM learners ORDER BY id LIMIT 6").rows.enumerated() {
+                let id = try learner.decode("id", as: UUID.self)
+                for (q, hour) in [(901, 8), (902, 9)] {
+                    try await c.query("""
+                        INSERT INTO attempts (learner_id, question_id, attempt_no, context, correct, time_sec, created_at)
+                        VALUES ($1, $2, 1, 'practice', $3, 20, $4::timestamptz)
+                        """, [id, Fixture.id("q", q), i % 2 == 0, "2026-11-15T\(hour):00:00+01"])
+                }
+            }
+            for day in Self.days { try await run(db, [day]) }
+            let last = Self.days.last!
+            #expect(try await drift(c, upto: last) == [])
+            #expect(try await c.query("SELECT count(*) AS n FROM batch.li_excluded").first!.decode("n", as: Int.self) >= 12)
+
+            try await f.question(901, subcategory: "late.arrival")
+            try await c.query("UPDATE questions SET subcategory = 'late.arrival' WHERE id = $1", [Fixture.id("q", 902)])
+            #expect(try await drift(c, upto: last).isEmpty == false)
+            let outcome = try await TestRunner(database: db, config: Self.config(), now: Self.now).run(Self.job, last)
+            #expect(outcome.report?.counters?["aggregate_revalidated"] == 12)
+            #expect(outcome.report?.counters?["aggregate_days_built"] == 6)   // 11-15 .. 11-20
+            #expect(try await drift(c, upto: last) == [])
+            let late = try await c.query("SELECT first_attempts FROM subcategory_stats WHERE subcategory = 'late.arrival'").first
+            #expect(try late?.decode("first_attempts", as: Int.self) == 12)   // 6 learners x 2 questions, all in W
+            try await expectSameAsFromScratch(db, c, last)
+        }
+    }
+
+    @Test("an attempt stamped -infinity (or in 1970) neither hangs the run nor counts in any day")
+    func infinity() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await load(db)
+            let learner = try await c.query("SELECT id FROM learners ORDER BY id LIMIT 1").first!.decode("id", as: UUID.self)
+            let question = try await c.query("SELECT id FROM questions ORDER BY id LIMIT 1").first!.decode("id", as: UUID.self)
+            try await c.query("""
+                INSERT INTO attempts (learner_id, question_id, attempt_no, context, correct, time_sec, created_at)
+                VALUES ($1, $2, 1, 'practice', true, 20, '-infinity'), ($1, $2, 1, 'practice', true, 20, 'infinity')
+                """, [learner, question])
+            try await run(db, [Self.days[0]])
+            let built = try await c.query("SELECT min(day)::text AS lo FROM batch.li_days").first!
+            #expect(try built.decode("lo", as: String.self) == "2026-11-08")
+            #expect(try await drift(c, upto: Self.days[0]) == [])
+
+            try await c.query("""
+                INSERT INTO attempts (learner_id, question_id, attempt_no, context, correct, time_sec, created_at)
+                VALUES ($1, $2, 1, 'practice', true, 20, '1970-01-01T00:00:00Z')
+                """, [learner, question])
+            try await c.query("DELETE FROM batch.li_state")
+            try await run(db, [Self.days[1]])
+            #expect(try await c.query("SELECT count(*) AS n FROM batch.li_days").first!.decode("n", as: Int.self)
+                    == 20_773)   // 1970-01-01 .. 2026-11-15, every day built
+            #expect(try await drift(c, upto: Self.days[1]) == [])
         }
     }
 

@@ -24,9 +24,13 @@
 --     set-based pass, every earlier day never built (a first install: all
 --     history). When D's numbering changes, the later days lose their mark
 --     (their k may shift): the rerun cascade, or the next run, rebuilds them.
---   * A different zone or :max_opportunity, or a question that moved to
---     another subcategory, vanished, or lost a field its attempts need, drops
---     the aggregates: this run rebuilds them from all history.
+--   * A different zone or :max_opportunity, or an attempted question that
+--     moved to another subcategory, vanished, or lost a field its attempts
+--     need, drops the aggregates: this run rebuilds them from all history.
+--   * batch.li_excluded: the built days' first attempts left out as bad
+--     rows. One that is good now (its question or learner was created later,
+--     its question got its fields) makes this run rebuild from its day.
+--   * Attempts stamped -infinity belong to no day and are not counted.
 -- Attempts of an already built day that change later (inserted late with an
 -- old created_at, deleted, their learner deleted) are seen when that day is
 -- rerun (which cascades), as every nightly job reads a day's attempts when
@@ -55,6 +59,7 @@ WITH d1 AS (DELETE FROM batch.li_days WHERE (SELECT reset FROM li_reset) RETURNI
      d3 AS (DELETE FROM batch.li_opportunity WHERE (SELECT reset FROM li_reset) RETURNING 1),
      d4 AS (DELETE FROM batch.li_curve_day WHERE (SELECT reset FROM li_reset) RETURNING 1),
      d5 AS (DELETE FROM batch.li_question_map WHERE (SELECT reset FROM li_reset) RETURNING 1),
+     d6 AS (DELETE FROM batch.li_excluded WHERE (SELECT reset FROM li_reset) RETURNING 1),
      st AS (INSERT INTO batch.li_state AS t (singleton, timezone, max_opportunity)
             VALUES (true, :tz::text, :max_opportunity::int)
             ON CONFLICT (singleton) DO UPDATE
@@ -62,34 +67,46 @@ WITH d1 AS (DELETE FROM batch.li_days WHERE (SELECT reset FROM li_reset) RETURNI
             WHERE (t.timezone, t.max_opportunity) IS DISTINCT FROM (EXCLUDED.timezone, EXCLUDED.max_opportunity)
             RETURNING 1)
 SELECT (SELECT count(*) FROM d1) + (SELECT count(*) FROM d2) + (SELECT count(*) FROM d3)
-       + (SELECT count(*) FROM d4) + (SELECT count(*) FROM d5) + (SELECT count(*) FROM st) AS aggregate_rows,
+       + (SELECT count(*) FROM d4) + (SELECT count(*) FROM d5) + (SELECT count(*) FROM d6)
+       + (SELECT count(*) FROM st) AS aggregate_rows,
        (SELECT count(*) FROM d1) AS aggregate_days_dropped;
+
+-- The earliest day with a left-out first attempt that is a good row now
+-- (NULL: none), bound as :revalid_day; counted as aggregate_revalidated.
+SELECT min(e.day)::text AS bind_revalid_day, count(*) AS aggregate_revalidated
+FROM batch.li_excluded e
+JOIN batch.checked_attempts a ON a.id = e.attempt_id
+WHERE a.bad_reason IS NULL AND a.attempt_no = 1;
 
 -- step: read-attempts
 -- The first day to build: the earliest day, from the first attempt's day to
--- D - 1, that is not built; else D itself (always rebuilt from its
--- attempts). Bound as :from_day for the rest of the run (JobSQL, bind_), so
--- each range below is planned with its value.
-SELECT coalesce(
+-- D - 1, that is not built, or the day of a left-out attempt that is good
+-- now; else D itself (always rebuilt from its attempts). Bound as :from_day
+-- for the rest of the run (JobSQL, bind_), so each range below is planned
+-- with its value.
+SELECT least(
          (SELECT min(g.day)::date
-          FROM generate_series((SELECT (min(created_at) AT TIME ZONE :tz::text)::date FROM attempts),
+          FROM generate_series((SELECT (min(created_at) AT TIME ZONE :tz::text)::date FROM attempts
+                                WHERE isfinite(created_at)),
                                :day::date - 1, interval '1 day') AS g(day)
           WHERE NOT EXISTS (SELECT 1 FROM batch.li_days d WHERE d.day = g.day::date)),
+         :revalid_day::date,
          :day::date)::text AS bind_from_day;
 
--- The good first attempts of [start_of(from_day), end_of(D)).
+-- The first attempts of [start_of(from_day), end_of(D)), good and bad (one
+-- table: a first run builds all history through it).
 CREATE TEMP TABLE li_new ON COMMIT DROP AS
 SELECT a.id, a.learner_id, a.question_id, a.subcategory, a.created_at,
        (a.correct AND NOT a.hint_used) AS ok,
-       (a.created_at AT TIME ZONE :tz::text)::date AS day
+       (a.created_at AT TIME ZONE :tz::text)::date AS day,
+       a.bad_reason IS NULL AS good
 FROM batch.checked_attempts a
-WHERE a.bad_reason IS NULL
-  AND a.attempt_no = 1
+WHERE a.attempt_no = 1
   AND a.created_at >= (:from_day::date::timestamp AT TIME ZONE :tz::text)
   AND a.created_at < :window_end::timestamptz;
 ANALYZE li_new;
 
-SELECT count(*) AS rows_read, :day::date - :from_day::date + 1 AS aggregate_days_built
+SELECT count(*) FILTER (WHERE good) AS rows_read, :day::date - :from_day::date + 1 AS aggregate_days_built
 FROM li_new;
 
 -- Bad rows among the attempts of D itself (each bad row is reported once,
@@ -97,10 +114,26 @@ FROM li_new;
 SELECT * FROM batch.bad_attempt_counts(:window_start::timestamptz, :window_end::timestamptz);
 
 -- step: update-aggregates
+-- The range's left-out first attempts.
+WITH gone AS (
+    DELETE FROM batch.li_excluded t
+    WHERE t.day >= :from_day::date AND t.day <= :day::date
+      AND NOT EXISTS (SELECT 1 FROM li_new r WHERE r.id = t.attempt_id AND NOT r.good)
+    RETURNING 1
+), put AS (
+    INSERT INTO batch.li_excluded AS t (attempt_id, day)
+    SELECT id, day FROM li_new WHERE NOT good
+    ON CONFLICT (attempt_id) DO UPDATE SET day = EXCLUDED.day
+    WHERE t.day IS DISTINCT FROM EXCLUDED.day
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM put) AS aggregate_rows;
+
 -- Per (day, question) of the range; rows of the range not seen again go.
 CREATE TEMP TABLE li_qd_new ON COMMIT DROP AS
 SELECT day, question_id, count(*)::int AS n, count(*) FILTER (WHERE ok)::int AS c
 FROM li_new
+WHERE good
 GROUP BY day, question_id;
 
 WITH gone AS (
@@ -122,7 +155,7 @@ SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM put) AS aggregate_row
 -- pair's at most :max_opportunity rows); pairs already full are skipped.
 CREATE TEMP TABLE li_pairs ON COMMIT DROP AS
 SELECT p.learner_id, p.subcategory, b.before
-FROM (SELECT DISTINCT learner_id, subcategory FROM li_new) p
+FROM (SELECT DISTINCT learner_id, subcategory FROM li_new WHERE good) p
 CROSS JOIN LATERAL (
     SELECT count(*)::int AS before
     FROM batch.li_opportunity o
@@ -137,7 +170,8 @@ SELECT learner_id, subcategory, k::int AS k, day, ok
 FROM (SELECT n.learner_id, n.subcategory, n.day, n.ok,
              p.before + row_number() OVER (PARTITION BY n.learner_id, n.subcategory COLLATE "C" ORDER BY n.created_at, n.id) AS k
       FROM li_new n
-      JOIN li_pairs p ON p.learner_id = n.learner_id AND p.subcategory = n.subcategory) x
+      JOIN li_pairs p ON p.learner_id = n.learner_id AND p.subcategory = n.subcategory
+      WHERE n.good) x
 WHERE k <= :max_opportunity::int;
 
 -- Did the range's numbering change? Unchanged (a rerun with the same
@@ -207,7 +241,9 @@ WITH days AS (
     RETURNING 1
 ), map AS (
     INSERT INTO batch.li_question_map (question_id, subcategory)
-    SELECT question_id, subcategory FROM li_questions
+    SELECT q.question_id, q.subcategory
+    FROM li_questions q
+    WHERE EXISTS (SELECT 1 FROM li_qd_new x WHERE x.question_id = q.question_id)
     ON CONFLICT (question_id) DO NOTHING
     RETURNING 1
 )

@@ -60,13 +60,24 @@ CREATE TABLE batch.li_curve_day (
     PRIMARY KEY (day, subcategory, k)
 );
 
--- The question -> subcategory mapping li_opportunity was numbered with. A
--- question that moves, vanishes or becomes a bad row's question changes the
--- numbering: the next run rebuilds everything.
+-- The question -> subcategory mapping li_opportunity was numbered with (the
+-- questions with first attempts in the built days). A question that moves,
+-- vanishes or becomes a bad row's question changes the numbering: the next
+-- run rebuilds everything.
 CREATE TABLE batch.li_question_map (
     question_id  uuid PRIMARY KEY,
     subcategory  text NOT NULL
 );
+
+-- First attempts of the built days left out as bad rows, with their day.
+-- Each run looks them up again by key (a handful, normally): one that is a
+-- good row now (its question or learner was created later, or its question
+-- got its subject, topic or subcategory) makes that run rebuild from its day.
+CREATE TABLE batch.li_excluded (
+    attempt_id  uuid PRIMARY KEY,
+    day         date NOT NULL
+);
+CREATE INDEX li_excluded_day_idx ON batch.li_excluded (day);
 
 COMMENT ON TABLE batch.li_days IS 'learning-impact: local days whose incremental aggregates are built';
 COMMENT ON TABLE batch.li_question_day IS 'learning-impact: good first attempts per day and question (n, c unhinted)';
@@ -74,26 +85,28 @@ COMMENT ON TABLE batch.li_opportunity IS 'learning-impact: each learner''s first
 COMMENT ON TABLE batch.li_curve_day IS 'learning-impact: li_opportunity counted per day, subcategory and k';
 
 -- The aggregates of every day up to `upto` against a from-scratch
--- recomputation from the attempts: one row per difference (none when they
--- agree), and one per day from the first attempt's day to `upto` that is
--- not built. For the tests and for a DBA:
---     SELECT * FROM batch.li_aggregate_drift(DATE '2026-11-30');
+-- recomputation from the attempts, for the zone and max_opportunity given
+-- (the config's, not what li_state says): one row per difference (none when
+-- they agree), one per day from the first attempt's day to `upto` that is
+-- not built, and one if li_state disagrees with the arguments. For the
+-- tests and for a DBA:
+--     SELECT * FROM batch.li_aggregate_drift(DATE '2026-11-30', 'UTC', 10);
 -- After a difference (late or deleted attempts of days already built), a
 -- rerun of the earliest affected date (it cascades), or
 -- `DELETE FROM batch.li_state` (the next run rebuilds everything), repairs it.
-CREATE FUNCTION batch.li_aggregate_drift(upto date)
+CREATE FUNCTION batch.li_aggregate_drift(upto date, tz text, max_opportunity integer)
 RETURNS TABLE (aggregate text, day date, side text, row_text text)
 LANGUAGE sql STABLE
 AS $$
     WITH st AS (
-        SELECT timezone AS tz, max_opportunity AS maxk FROM batch.li_state
+        SELECT tz, max_opportunity AS maxk
     ),
     first_attempts AS (
         SELECT a.id, a.learner_id, a.question_id, a.subcategory, a.created_at,
                (a.correct AND NOT a.hint_used) AS ok,
                (a.created_at AT TIME ZONE st.tz)::date AS day
         FROM batch.checked_attempts a, st
-        WHERE a.bad_reason IS NULL AND a.attempt_no = 1
+        WHERE a.bad_reason IS NULL AND a.attempt_no = 1 AND isfinite(a.created_at)
           AND a.created_at < ((upto + 1)::timestamp AT TIME ZONE st.tz)
     ),
     exp_q AS (
@@ -128,15 +141,18 @@ AS $$
         SELECT 'li_curve_day', day, 'extra', x::text FROM (SELECT * FROM got_c EXCEPT ALL SELECT * FROM exp_c) x
         UNION ALL
         SELECT 'li_days', g.day::date, 'missing', 'day not built'
-        FROM st, generate_series((SELECT (min(created_at) AT TIME ZONE st.tz)::date FROM public.attempts),
+        FROM st, generate_series((SELECT (min(created_at) AT TIME ZONE st.tz)::date FROM public.attempts
+                                  WHERE isfinite(created_at)),
                                  upto, interval '1 day') AS g(day)
         WHERE NOT EXISTS (SELECT 1 FROM batch.li_days d WHERE d.day = g.day::date)
         UNION ALL
-        SELECT 'li_state', NULL, 'missing', 'never built' WHERE NOT EXISTS (SELECT 1 FROM batch.li_state)
+        SELECT 'li_state', NULL, 'missing', format('not built for zone %s, max_opportunity %s', st.tz, st.maxk)
+        FROM st
+        WHERE NOT EXISTS (SELECT 1 FROM batch.li_state s WHERE s.timezone = st.tz AND s.max_opportunity = st.maxk)
     )
     SELECT aggregate, day, side, row_text FROM diffs
     ORDER BY aggregate, day, side, row_text COLLATE "C"
 $$;
 
-COMMENT ON FUNCTION batch.li_aggregate_drift(date) IS
+COMMENT ON FUNCTION batch.li_aggregate_drift(date, text, integer) IS
     'learning-impact aggregates up to a date versus a from-scratch recomputation: one row per difference';
