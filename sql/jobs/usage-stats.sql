@@ -60,9 +60,7 @@ WHERE s.started_at >= :window_start::timestamptz
 -- for the active learners with any good attempt before D: who is not new.
 -- One probe per pair through attempts_learner_created_idx (the learner's
 -- attempts, oldest first, up to the first good one), so the cost follows
--- the day's learners, not the history (BENCHMARKS.md). The ORDER BY is what
--- makes it stop there: without it the planner may take a bitmap scan, which
--- collects every earlier attempt of the learner before LIMIT 1 can stop.
+-- the day's learners, not the history (BENCHMARKS.md).
 ANALYZE us_attempts;
 
 CREATE TEMP TABLE us_known ON COMMIT DROP AS
@@ -75,7 +73,6 @@ CROSS JOIN LATERAL (
           WHERE p.learner_id = k.learner_id -- of hashing the subject's questions per pair
             AND p.created_at < :window_start::timestamptz
             AND p.bad_reason IS NULL
-          ORDER BY p.created_at
           OFFSET 0) p
     WHERE p.subject = k.subject
     LIMIT 1
@@ -89,7 +86,6 @@ CROSS JOIN LATERAL (
     WHERE p.learner_id = k.learner_id
       AND p.created_at < :window_start::timestamptz
       AND p.bad_reason IS NULL
-    ORDER BY p.created_at
     LIMIT 1
 ) x;
 
