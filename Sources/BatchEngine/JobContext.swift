@@ -124,7 +124,7 @@ public final class JobContext {
     @discardableResult
     public func batch<T: Sendable>(_ body: (Connection) async throws -> T) async throws -> T {
         if job.transactional || dryRun { return try await body(connection) }
-        return try await connection.transaction(body)
+        return try await connection.transaction(isolation: job.isolation, body)
     }
 
     /// Runs one statement of a step with the base parameters plus `parameters`.

@@ -34,9 +34,9 @@ struct RunnerTests {
     static let binding: JobDefinition = {
         let sql = JobSQL(path: "probe-binding.sql", text: """
             -- step: bind
-            SELECT '2026-11-19'::text AS bind_from_day, NULL::text AS bind_nothing, 7::int AS seven;
+            SELECT '2026-11-19'::text AS bind_from_day, NULL::text AS bind_nothing, 5::int AS bind_five, 7::int AS seven;
             SELECT count(*) AS rows_read FROM generate_series(:from_day::date, :day::date, interval '1 day')
-            WHERE :nothing::date IS NULL;
+            WHERE :nothing::date IS NULL AND :five::int = 5;
             -- step: use
             INSERT INTO learners (display_name) SELECT 'from ' || :from_day::text;
             """)
@@ -46,19 +46,30 @@ struct RunnerTests {
         }
     }()
 
-    /// Reports the job transaction's settings as counters (1 = as expected).
-    static let settings = JobDefinition(name: "probe-settings", summary: "reads its settings", kind: .nightly,
-                                        schedule: "test", steps: ["show"]) { context in
-        try await context.step("show") { c in
-            let row = try await c.query("""
-                SELECT current_setting('jit') AS jit, current_setting('lock_timeout') AS lock_timeout
-                """).first!
-            return StepCounts(counters: ["jit_off": try row.decode("jit", as: String.self) == "off" ? 1 : 0,
-                                         "lock_timeout_2s": try row.decode("lock_timeout", as: String.self) == "2s" ? 1 : 0])
+    /// Reports its transaction's settings as counters (1 = as expected):
+    /// one job in one REPEATABLE READ transaction, one batched.
+    static func settingsProbe(_ name: String, transactional: Bool) -> JobDefinition {
+        JobDefinition(name: name, summary: "reads its settings", kind: .nightly, schedule: "test", steps: ["show"],
+                      transactional: transactional, isolation: "REPEATABLE READ") { context in
+            try await context.step("show") { _ in
+                let row = try await context.batch { c in
+                    try await c.query("""
+                        SELECT current_setting('jit') AS jit, current_setting('lock_timeout') AS lock_timeout,
+                               current_setting('transaction_isolation') AS isolation
+                        """).first!
+                }
+                return StepCounts(counters: [
+                    "jit_off": try row.decode("jit", as: String.self) == "off" ? 1 : 0,
+                    "lock_timeout_2s": try row.decode("lock_timeout", as: String.self) == "2s" ? 1 : 0,
+                    "repeatable_read": try row.decode("isolation", as: String.self) == "repeatable read" ? 1 : 0,
+                ])
+            }
         }
     }
+    static let settings = settingsProbe("probe-settings", transactional: true)
+    static let settingsBatched = settingsProbe("probe-settings-batched", transactional: false)
 
-    static let registry = JobRegistry([slow, breaking, binding, settings])
+    static let registry = JobRegistry([slow, breaking, binding, settings, settingsBatched])
 
     @Test("the run row is visible as running while the job works, then succeeded with timings and counts")
     func runningRowVisible() async throws {
@@ -96,7 +107,7 @@ struct RunnerTests {
             #expect(outcome.status == .succeeded)
             #expect(outcome.report?.totals.rowsRead == 2)      // 11-19 and 11-20
             #expect(outcome.report?.totals.rowsWritten == 1)
-            #expect(outcome.report?.counters == ["seven": 7])  // bind_from_day is not a counter
+            #expect(outcome.report?.counters == ["seven": 7])  // bind_ columns, integer ones too, are not counters
             let c = try await db.connect()
             #expect(try await c.query("SELECT display_name FROM learners").first?.decode("display_name", as: String.self)
                     == "from 2026-11-19")
@@ -193,17 +204,18 @@ struct RunnerTests {
         }
     }
 
-    @Test("a job's transaction runs with jit = off and its configured timeouts, whatever the server's defaults")
-    func jitOff() async throws {
+    @Test("a job runs with jit = off, its configured timeouts and its isolation level, in one transaction or in batches",
+          arguments: ["probe-settings", "probe-settings-batched"])
+    func jitOff(job: String) async throws {
         try await TestPostgres.withDatabase { db in
             let c = try await db.connect()
-            // The test cluster keeps PostgreSQL's default: the job must turn JIT off itself.
-            #expect(try await c.query("SELECT current_setting('jit') AS jit").first!.decode("jit", as: String.self) == "on")
+            // JIT on for every new session of this database, whatever the cluster says: the job must turn it off.
+            try await c.run("ALTER DATABASE \"\(db.name)\" SET jit = on")
             var config = BatchConfig()
-            config.jobTimeouts["probe-settings"] = .init(statementSeconds: 60, lockSeconds: 2, idleInTransactionSeconds: 5)
-            let outcome = try await TestRunner(database: db, config: config, registry: Self.registry).run("probe-settings", .d("2026-11-20"))
+            config.jobTimeouts[job] = .init(statementSeconds: 60, lockSeconds: 2, idleInTransactionSeconds: 5)
+            let outcome = try await TestRunner(database: db, config: config, registry: Self.registry).run(job, .d("2026-11-20"))
             #expect(outcome.status == .succeeded)
-            #expect(outcome.report?.counters == ["jit_off": 1, "lock_timeout_2s": 1])
+            #expect(outcome.report?.counters == ["jit_off": 1, "lock_timeout_2s": 1, "repeatable_read": 1])
         }
     }
 }

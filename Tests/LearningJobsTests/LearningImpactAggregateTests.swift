@@ -190,6 +190,8 @@ struct LearningImpactAggregateTests {
             for day in Self.days { try await run(db, [day]) }
             let before = try await c.query("SELECT count(*) AS n FROM batch.li_days").first!.decode("n", as: Int.self)
             let outcome = try await TestRunner(database: db, config: Self.config(), now: Self.now).run(Self.job, .d("2026-11-16"))
+            #expect(outcome.status == .succeeded)
+            // (The stats are written as of 11-16 now: a run writes D's values; the aggregates stay.)
             #expect(outcome.report?.counters?["aggregate_rows"] ?? 0 == 0)
             #expect(outcome.report?.counters?["aggregate_days_dropped"] ?? 0 == 0)
             #expect(try await c.query("SELECT count(*) AS n FROM batch.li_days").first!.decode("n", as: Int.self) == before)
@@ -284,6 +286,11 @@ struct LearningImpactAggregateTests {
                     == 20_773)   // 1970-01-01 .. 2026-11-15, every day built
             #expect(try await drift(c, upto: Self.days[1]) == [])
         }
+    }
+
+    @Test("learning-impact runs in one REPEATABLE READ snapshot")
+    func isolation() {
+        #expect(LearningImpact.definition.isolation == "REPEATABLE READ")
     }
 
     @Test("a dry run leaves the aggregates as they were")

@@ -34,8 +34,8 @@
 -- Attempts of an already built day that change later (inserted late with an
 -- old created_at, deleted, their learner deleted) are seen when that day is
 -- rerun (which cascades), as every nightly job reads a day's attempts when
--- it processes that day; batch.li_aggregate_drift(D) lists any difference
--- from a from-scratch recomputation.
+-- it processes that day; batch.li_aggregate_drift(D, zone, max_opportunity)
+-- lists any difference from a from-scratch recomputation.
 
 -- step: check-aggregates
 -- The questions whose first attempts are good rows, with their subcategory.
