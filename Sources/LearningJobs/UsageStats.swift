@@ -9,10 +9,20 @@ import PostgresClient
 /// it started on D and has an attempt on D; a subject's row exists only when
 /// its questions were answered on D, while the `'*'` row is written for every
 /// processed day (zeros and NULL ratios on a day without attempts).
+///
+/// "New in a subject" needs every earlier attempt of the learner; a kept
+/// witness per (learner, subject) (`batch.us_first_seen`, migration 0011)
+/// is checked by key instead, and only the pairs whose witness does not hold
+/// read the history, so a night's cost follows the day's attempts while the
+/// counts stay those of a from-scratch computation. Witness writes are the
+/// counter `first_seen_written`, not `rows_written` (a cache, not output).
 public enum UsageStats {
     public static let name = "usage-stats"
 
     public static let definition = JobDefinition.sqlFile(
         "jobs/usage-stats.sql", name: name, summary: "daily usage per subject and overall",
-        kind: .nightly, dependsOn: [SessionClose.name])
+        kind: .nightly, dependsOn: [SessionClose.name],
+        // One snapshot for the whole run: the aggregate's checks, its
+        // rebuild and the day's counts see the same attempts and questions.
+        isolation: "REPEATABLE READ")
 }

@@ -38,14 +38,30 @@
 -- The day's rows are replaced as a whole: a subject without attempts on D
 -- loses its row; unchanged rows are not rewritten. (A question subject
 -- spelled '*' would collide with the overall row: not supported.)
+--
+-- Who is new (migration 0011; README, "Incremental aggregates"): asked of
+-- the attempts, "did this learner have a good attempt in S before D?"
+-- reads the learner's earlier attempts, which grow with the history.
+-- batch.us_first_seen keeps, per (learner, subject or '*'), one good
+-- attempt that answered yes. Each run checks the day's pairs' witnesses by
+-- primary key (still there, still a good row of that learner and subject,
+-- created before D) and reads the history only for the pairs whose witness
+-- does not hold: the learners new on D, and pairs whose witness was
+-- deleted, corrected or is later than D (a rerun of an older date). The
+-- witness is never the answer, only where to look first: the counts are
+-- exactly those of a from-scratch computation, after late inserts,
+-- deletions and reruns alike. Such a pair gets a new witness (the attempt
+-- the probe found, or its first attempt on D); a pair whose witness holds is
+-- not written, so a rerun writes nothing.
 
 -- step: read-activity
 CREATE TEMP TABLE us_attempts ON COMMIT DROP AS
-SELECT learner_id, session_id, subject, correct, time_sec
+SELECT id, learner_id, session_id, subject, correct, time_sec, created_at
 FROM batch.checked_attempts
 WHERE created_at >= :window_start::timestamptz
   AND created_at <  :window_end::timestamptz
   AND bad_reason IS NULL;
+ANALYZE us_attempts;
 
 CREATE TEMP TABLE us_sessions ON COMMIT DROP AS
 SELECT s.id, s.subject, s.started_at, s.ended_at
@@ -54,40 +70,6 @@ WHERE s.started_at >= :window_start::timestamptz
   AND s.started_at <  :window_end::timestamptz
   AND s.bad_reason IS NULL
   AND EXISTS (SELECT 1 FROM us_attempts a WHERE a.session_id = s.id);
-
--- (learner, subject) pairs with a good attempt before D, for the learners
--- active on D in the subjects of their attempts on D, and (learner, '*')
--- for the active learners with any good attempt before D: who is not new.
--- One probe per pair through attempts_learner_created_idx (the learner's
--- attempts, oldest first, up to the first good one), so the cost follows
--- the day's learners, not the history (BENCHMARKS.md).
-ANALYZE us_attempts;
-
-CREATE TEMP TABLE us_known ON COMMIT DROP AS
-SELECT k.learner_id, k.subject
-FROM (SELECT DISTINCT learner_id, subject FROM us_attempts) k
-CROSS JOIN LATERAL (
-    SELECT 1
-    FROM (SELECT p.subject                  -- OFFSET 0: the subject test stays outside, so the
-          FROM batch.checked_attempts p     -- planner probes questions by key per attempt instead
-          WHERE p.learner_id = k.learner_id -- of hashing the subject's questions per pair
-            AND p.created_at < :window_start::timestamptz
-            AND p.bad_reason IS NULL
-          OFFSET 0) p
-    WHERE p.subject = k.subject
-    LIMIT 1
-) x
-UNION ALL
-SELECT k.learner_id, '*'
-FROM (SELECT DISTINCT learner_id FROM us_attempts) k
-CROSS JOIN LATERAL (
-    SELECT 1
-    FROM batch.checked_attempts p
-    WHERE p.learner_id = k.learner_id
-      AND p.created_at < :window_start::timestamptz
-      AND p.bad_reason IS NULL
-    LIMIT 1
-) x;
 
 -- Rows read (the day's good attempts and sessions started on D) and bad
 -- rows of the day, by first reason.
@@ -103,6 +85,89 @@ SELECT count(*) FILTER (WHERE bad_reason = 'null_value')           AS bad_null_v
 FROM batch.checked_sessions
 WHERE started_at >= :window_start::timestamptz
   AND started_at <  :window_end::timestamptz;
+
+-- step: first-seen
+-- The day's (learner, subject) pairs and (learner, '*'), each with its
+-- first attempt of D (by created_at, id): the witness a new pair gets.
+CREATE TEMP TABLE us_pairs ON COMMIT DROP AS
+SELECT * FROM (SELECT DISTINCT ON (learner_id, subject) learner_id, subject, id AS first_id, created_at AS first_at
+               FROM us_attempts
+               ORDER BY learner_id, subject, created_at, id) per_subject
+UNION ALL
+SELECT * FROM (SELECT DISTINCT ON (learner_id) learner_id, '*', id, created_at
+               FROM us_attempts
+               ORDER BY learner_id, created_at, id) overall;
+ANALYZE us_pairs;
+
+-- Pairs whose kept witness holds: a good attempt of that learner (and
+-- subject) created before D. One key probe of the witness per pair.
+CREATE TEMP TABLE us_verified ON COMMIT DROP AS
+SELECT p.learner_id, p.subject
+FROM us_pairs p
+JOIN batch.us_first_seen w ON w.learner_id = p.learner_id AND w.subject = p.subject
+JOIN batch.checked_attempts a ON a.id = w.attempt_id
+WHERE a.bad_reason IS NULL
+  AND a.learner_id = p.learner_id
+  AND a.created_at < :window_start::timestamptz
+  AND (p.subject = '*' OR a.subject = p.subject);
+
+-- Who is not new: those pairs, and the others whose probe of the learner's
+-- earlier attempts (attempts_learner_created_idx; up to the first good one
+-- in the subject) finds one. The others are the pairs new on D and the
+-- witnesses that no longer hold: probed = true, with the attempt found.
+CREATE TEMP TABLE us_known ON COMMIT DROP AS
+SELECT learner_id, subject, false AS probed, NULL::uuid AS attempt_id, NULL::timestamptz AS created_at
+FROM us_verified
+UNION ALL
+SELECT k.learner_id, k.subject, true, x.id, x.created_at
+FROM us_pairs k
+CROSS JOIN LATERAL (
+    SELECT p.id, p.created_at
+    FROM (SELECT p.id, p.created_at, p.subject     -- OFFSET 0: the subject test stays outside, so the
+          FROM batch.checked_attempts p            -- planner probes questions by key per attempt instead
+          WHERE p.learner_id = k.learner_id        -- of hashing the subject's questions per pair
+            AND p.created_at < :window_start::timestamptz
+            AND p.bad_reason IS NULL
+          OFFSET 0) p
+    WHERE p.subject = k.subject
+    LIMIT 1
+) x
+WHERE k.subject <> '*'
+  AND NOT EXISTS (SELECT 1 FROM us_verified v WHERE v.learner_id = k.learner_id AND v.subject = k.subject)
+UNION ALL
+SELECT k.learner_id, '*', true, x.id, x.created_at
+FROM us_pairs k
+CROSS JOIN LATERAL (
+    SELECT p.id, p.created_at
+    FROM batch.checked_attempts p
+    WHERE p.learner_id = k.learner_id
+      AND p.created_at < :window_start::timestamptz
+      AND p.bad_reason IS NULL
+    LIMIT 1
+) x
+WHERE k.subject = '*'
+  AND NOT EXISTS (SELECT 1 FROM us_verified v WHERE v.learner_id = k.learner_id AND v.subject = '*');
+
+-- New witnesses for the pairs whose witness did not hold: the attempt the
+-- probe found, or for a new pair its first attempt of D. Counted as
+-- first_seen_written (a cache, not output: not rows_written), with the
+-- pairs that needed a probe of the history as first_seen_probed.
+WITH fresh AS (
+    SELECT p.learner_id, p.subject, coalesce(k.attempt_id, p.first_id) AS attempt_id,
+           coalesce(k.created_at, p.first_at) AS created_at
+    FROM us_pairs p
+    LEFT JOIN us_known k ON k.learner_id = p.learner_id AND k.subject = p.subject
+    WHERE NOT EXISTS (SELECT 1 FROM us_verified v WHERE v.learner_id = p.learner_id AND v.subject = p.subject)
+), put AS (
+    INSERT INTO batch.us_first_seen AS w (learner_id, subject, attempt_id, created_at)
+    SELECT learner_id, subject, attempt_id, created_at FROM fresh
+    ON CONFLICT (learner_id, subject) DO UPDATE
+    SET attempt_id = EXCLUDED.attempt_id, created_at = EXCLUDED.created_at
+    WHERE (w.attempt_id, w.created_at) IS DISTINCT FROM (EXCLUDED.attempt_id, EXCLUDED.created_at)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM put) AS first_seen_written,
+       (SELECT count(*) FROM fresh) AS first_seen_probed;
 
 -- step: compute-usage
 CREATE TEMP TABLE us_rows ON COMMIT DROP AS
