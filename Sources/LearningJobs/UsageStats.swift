@@ -22,7 +22,7 @@ public enum UsageStats {
     public static let definition = JobDefinition.sqlFile(
         "jobs/usage-stats.sql", name: name, summary: "daily usage per subject and overall",
         kind: .nightly, dependsOn: [SessionClose.name],
-        // One snapshot for the whole run: the aggregate's checks, its
-        // rebuild and the day's counts see the same attempts and questions.
+        // One snapshot for the whole run: the witness checks, the history
+        // probes and the day's counts see the same attempts and questions.
         isolation: "REPEATABLE READ")
 }

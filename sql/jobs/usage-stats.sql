@@ -43,16 +43,17 @@
 -- the attempts, "did this learner have a good attempt in S before D?"
 -- reads the learner's earlier attempts, which grow with the history.
 -- batch.us_first_seen keeps, per (learner, subject or '*'), one good
--- attempt that answered yes. Each run checks the day's pairs' witnesses by
--- primary key (still there, still a good row of that learner and subject,
--- created before D) and reads the history only for the pairs whose witness
--- does not hold: the learners new on D, and pairs whose witness was
--- deleted, corrected or is later than D (a rerun of an older date). The
--- witness is never the answer, only where to look first: the counts are
--- exactly those of a from-scratch computation, after late inserts,
--- deletions and reruns alike. Such a pair gets a new witness (the attempt
--- the probe found, or its first attempt on D); a pair whose witness holds is
--- not written, so a rerun writes nothing.
+-- attempt that showed it, a witness. Each run checks the day's pairs'
+-- witnesses by primary key (still there, still a good row of that learner
+-- and subject, created before D): a witness that holds is proof, so the
+-- pair is not new. Only the other pairs read the history: the learners new
+-- on D, and pairs whose witness was deleted, corrected or is later than D
+-- (a rerun of an older date). A witness that does not hold only sends the
+-- pair to that probe, so the counts are exactly those of a from-scratch
+-- computation after late inserts, deletions, corrections and reruns
+-- alike, with nothing to rebuild. Witnesses only move earlier, and a pair
+-- whose witness holds is not written: a rerun, of dates in any order,
+-- writes nothing.
 
 -- step: read-activity
 CREATE TEMP TABLE us_attempts ON COMMIT DROP AS
@@ -92,6 +93,7 @@ WHERE started_at >= :window_start::timestamptz
 CREATE TEMP TABLE us_pairs ON COMMIT DROP AS
 SELECT * FROM (SELECT DISTINCT ON (learner_id, subject) learner_id, subject, id AS first_id, created_at AS first_at
                FROM us_attempts
+               WHERE subject <> '*'            -- a subject spelled '*' is not supported (see above)
                ORDER BY learner_id, subject, created_at, id) per_subject
 UNION ALL
 SELECT * FROM (SELECT DISTINCT ON (learner_id) learner_id, '*', id, created_at
@@ -100,16 +102,23 @@ SELECT * FROM (SELECT DISTINCT ON (learner_id) learner_id, '*', id, created_at
 ANALYZE us_pairs;
 
 -- Pairs whose kept witness holds: a good attempt of that learner (and
--- subject) created before D. One key probe of the witness per pair.
+-- subject) created before D. One key probe of the witness per pair
+-- (LATERAL: per pair by key whatever the table sizes, never a join of all
+-- witnesses with all attempts).
 CREATE TEMP TABLE us_verified ON COMMIT DROP AS
 SELECT p.learner_id, p.subject
 FROM us_pairs p
-JOIN batch.us_first_seen w ON w.learner_id = p.learner_id AND w.subject = p.subject
-JOIN batch.checked_attempts a ON a.id = w.attempt_id
-WHERE a.bad_reason IS NULL
-  AND a.learner_id = p.learner_id
-  AND a.created_at < :window_start::timestamptz
-  AND (p.subject = '*' OR a.subject = p.subject);
+CROSS JOIN LATERAL (
+    SELECT 1
+    FROM batch.us_first_seen w
+    JOIN batch.checked_attempts a ON a.id = w.attempt_id
+    WHERE w.learner_id = p.learner_id AND w.subject = p.subject
+      AND a.bad_reason IS NULL
+      AND a.learner_id = p.learner_id
+      AND a.created_at < :window_start::timestamptz
+      AND (p.subject = '*' OR a.subject = p.subject)
+) v;
+ANALYZE us_verified;
 
 -- Who is not new: those pairs, and the others whose probe of the learner's
 -- earlier attempts (attempts_learner_created_idx; up to the first good one
@@ -147,17 +156,34 @@ CROSS JOIN LATERAL (
 ) x
 WHERE k.subject = '*'
   AND NOT EXISTS (SELECT 1 FROM us_verified v WHERE v.learner_id = k.learner_id AND v.subject = '*');
+ANALYZE us_known;
 
--- New witnesses for the pairs whose witness did not hold: the attempt the
--- probe found, or for a new pair its first attempt of D. Counted as
+-- New witnesses for the pairs whose witness did not hold: a pair the
+-- probe found gets the attempt found (earlier than D, so earlier than the
+-- witness it replaces, which did not hold: witnesses only move earlier); a
+-- pair new on D gets its first attempt of D, unless its witness is still a
+-- good attempt of that learner and subject (created after D: kept, so
+-- reruns of dates in any order write nothing). Counted as
 -- first_seen_written (a cache, not output: not rows_written), with the
--- pairs that needed a probe of the history as first_seen_probed.
-WITH fresh AS (
-    SELECT p.learner_id, p.subject, coalesce(k.attempt_id, p.first_id) AS attempt_id,
-           coalesce(k.created_at, p.first_at) AS created_at
+-- pairs that read the history as first_seen_probed.
+WITH probed AS (
+    SELECT p.learner_id, p.subject, p.first_id, p.first_at
     FROM us_pairs p
-    LEFT JOIN us_known k ON k.learner_id = p.learner_id AND k.subject = p.subject
     WHERE NOT EXISTS (SELECT 1 FROM us_verified v WHERE v.learner_id = p.learner_id AND v.subject = p.subject)
+), fresh AS (
+    SELECT p.learner_id, p.subject, k.attempt_id, k.created_at
+    FROM probed p
+    JOIN us_known k ON k.learner_id = p.learner_id AND k.subject = p.subject
+    UNION ALL
+    SELECT p.learner_id, p.subject, p.first_id, p.first_at
+    FROM probed p
+    WHERE NOT EXISTS (SELECT 1 FROM us_known k WHERE k.learner_id = p.learner_id AND k.subject = p.subject)
+      AND NOT EXISTS (SELECT 1
+                      FROM batch.us_first_seen w
+                      JOIN batch.checked_attempts a ON a.id = w.attempt_id
+                      WHERE w.learner_id = p.learner_id AND w.subject = p.subject
+                        AND a.bad_reason IS NULL AND a.learner_id = p.learner_id
+                        AND (p.subject = '*' OR a.subject = p.subject))
 ), put AS (
     INSERT INTO batch.us_first_seen AS w (learner_id, subject, attempt_id, created_at)
     SELECT learner_id, subject, attempt_id, created_at FROM fresh
@@ -167,7 +193,7 @@ WITH fresh AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM put) AS first_seen_written,
-       (SELECT count(*) FROM fresh) AS first_seen_probed;
+       (SELECT count(*) FROM probed) AS first_seen_probed;
 
 -- step: compute-usage
 CREATE TEMP TABLE us_rows ON COMMIT DROP AS
