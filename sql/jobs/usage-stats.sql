@@ -88,17 +88,14 @@ WHERE started_at >= :window_start::timestamptz
   AND started_at <  :window_end::timestamptz;
 
 -- step: first-seen
--- The day's (learner, subject) pairs and (learner, '*'), each with its
--- first attempt of D (by created_at, id): the witness a new pair gets.
+-- The day's (learner, subject) pairs and (learner, '*').
 CREATE TEMP TABLE us_pairs ON COMMIT DROP AS
-SELECT * FROM (SELECT DISTINCT ON (learner_id, subject) learner_id, subject, id AS first_id, created_at AS first_at
-               FROM us_attempts
-               WHERE subject <> '*'            -- a subject spelled '*' is not supported (see above)
-               ORDER BY learner_id, subject, created_at, id) per_subject
+SELECT DISTINCT learner_id, subject
+FROM us_attempts
+WHERE subject <> '*'            -- a subject spelled '*' is not supported (see above)
 UNION ALL
-SELECT * FROM (SELECT DISTINCT ON (learner_id) learner_id, '*', id, created_at
-               FROM us_attempts
-               ORDER BY learner_id, created_at, id) overall;
+SELECT DISTINCT learner_id, '*'
+FROM us_attempts;
 ANALYZE us_pairs;
 
 -- Pairs whose kept witness holds: a good attempt of that learner (and
@@ -110,13 +107,15 @@ SELECT p.learner_id, p.subject
 FROM us_pairs p
 CROSS JOIN LATERAL (
     SELECT 1
-    FROM batch.us_first_seen w
-    JOIN batch.checked_attempts a ON a.id = w.attempt_id
-    WHERE w.learner_id = p.learner_id AND w.subject = p.subject
-      AND a.bad_reason IS NULL
-      AND a.learner_id = p.learner_id
-      AND a.created_at < :window_start::timestamptz
-      AND (p.subject = '*' OR a.subject = p.subject)
+    FROM (SELECT a.learner_id, a.subject, a.created_at, a.bad_reason   -- OFFSET 0: the witness's row is
+          FROM batch.us_first_seen w                                  -- looked up by key, then tested; the
+          JOIN batch.checked_attempts a ON a.id = w.attempt_id        -- tests pushed into the view's joins
+          WHERE w.learner_id = p.learner_id AND w.subject = p.subject -- made the planner scan questions
+          OFFSET 0) x                                                 -- once per pair
+    WHERE x.bad_reason IS NULL
+      AND x.learner_id = p.learner_id
+      AND x.created_at < :window_start::timestamptz
+      AND (p.subject = '*' OR x.subject = p.subject)
 ) v;
 ANALYZE us_verified;
 
@@ -167,15 +166,11 @@ ANALYZE us_known;
 -- first_seen_written (a cache, not output: not rows_written), with the
 -- pairs that read the history as first_seen_probed.
 WITH probed AS (
-    SELECT p.learner_id, p.subject, p.first_id, p.first_at
+    SELECT p.learner_id, p.subject
     FROM us_pairs p
     WHERE NOT EXISTS (SELECT 1 FROM us_verified v WHERE v.learner_id = p.learner_id AND v.subject = p.subject)
-), fresh AS (
-    SELECT p.learner_id, p.subject, k.attempt_id, k.created_at
-    FROM probed p
-    JOIN us_known k ON k.learner_id = p.learner_id AND k.subject = p.subject
-    UNION ALL
-    SELECT p.learner_id, p.subject, p.first_id, p.first_at
+), new_pairs AS MATERIALIZED (
+    SELECT p.learner_id, p.subject
     FROM probed p
     WHERE NOT EXISTS (SELECT 1 FROM us_known k WHERE k.learner_id = p.learner_id AND k.subject = p.subject)
       AND NOT EXISTS (SELECT 1
@@ -184,6 +179,15 @@ WITH probed AS (
                       WHERE w.learner_id = p.learner_id AND w.subject = p.subject
                         AND a.bad_reason IS NULL AND a.learner_id = p.learner_id
                         AND (p.subject = '*' OR a.subject = p.subject))
+), fresh AS (
+    SELECT k.learner_id, k.subject, k.attempt_id, k.created_at
+    FROM probed p
+    JOIN us_known k ON k.learner_id = p.learner_id AND k.subject = p.subject
+    UNION ALL
+    SELECT * FROM (SELECT DISTINCT ON (n.learner_id, n.subject) n.learner_id, n.subject, a.id, a.created_at
+                   FROM new_pairs n
+                   JOIN us_attempts a ON a.learner_id = n.learner_id AND (n.subject = '*' OR a.subject = n.subject)
+                   ORDER BY n.learner_id, n.subject, a.created_at, a.id) first_of_day
 ), put AS (
     INSERT INTO batch.us_first_seen AS w (learner_id, subject, attempt_id, created_at)
     SELECT learner_id, subject, attempt_id, created_at FROM fresh
@@ -199,26 +203,25 @@ SELECT (SELECT count(*) FROM put) AS first_seen_written,
 CREATE TEMP TABLE us_rows ON COMMIT DROP AS
 WITH att AS (
     SELECT subject,
-           count(DISTINCT learner_id)::int          AS active_learners,
            count(*)::int                            AS attempts,
            count(*) FILTER (WHERE correct)::int     AS correct,
            sum(time_sec)::bigint                    AS practice_seconds
-    FROM (SELECT subject, learner_id, correct, time_sec FROM us_attempts
+    FROM (SELECT subject, correct, time_sec FROM us_attempts
           UNION ALL
-          SELECT '*', learner_id, correct, time_sec FROM us_attempts) x
+          SELECT '*', correct, time_sec FROM us_attempts) x
     GROUP BY subject
 ),
-newcomers AS (
-    SELECT subject, count(*)::int AS new_learners
-    FROM (SELECT DISTINCT a.learner_id, a.subject
-          FROM us_attempts a
-          WHERE NOT EXISTS (SELECT 1 FROM us_known k
-                            WHERE k.learner_id = a.learner_id AND k.subject = a.subject)
-          UNION ALL
-          SELECT DISTINCT a.learner_id, '*'
-          FROM us_attempts a
-          WHERE NOT EXISTS (SELECT 1 FROM us_known k WHERE k.learner_id = a.learner_id)) x
-    GROUP BY subject
+-- Active and new learners from the day's pairs (distinct already): new in
+-- S without a known (learner, S); new overall without any known pair.
+learners AS (
+    SELECT p.subject,
+           count(*)::int AS active_learners,
+           count(*) FILTER (WHERE CASE WHEN p.subject = '*' THEN kl.learner_id IS NULL
+                                       ELSE k.learner_id IS NULL END)::int AS new_learners
+    FROM us_pairs p
+    LEFT JOIN us_known k ON k.learner_id = p.learner_id AND k.subject = p.subject
+    LEFT JOIN (SELECT DISTINCT learner_id FROM us_known) kl ON p.subject = '*' AND kl.learner_id = p.learner_id
+    GROUP BY p.subject
 ),
 ses AS (
     SELECT subject,
@@ -232,7 +235,7 @@ ses AS (
     GROUP BY subject
 )
 SELECT k.subject,
-       coalesce(att.active_learners, 0)               AS active_learners,
+       coalesce(n.active_learners, 0)                 AS active_learners,
        coalesce(n.new_learners, 0)                    AS new_learners,
        coalesce(s.sessions_started, 0)                AS sessions_started,
        coalesce(att.attempts, 0)                      AS attempts,
@@ -246,7 +249,7 @@ SELECT k.subject,
        END                                            AS avg_session_minutes
 FROM (SELECT '*' AS subject UNION SELECT subject FROM us_attempts) k
 LEFT JOIN att ON att.subject = k.subject
-LEFT JOIN newcomers n ON n.subject = k.subject
+LEFT JOIN learners n ON n.subject = k.subject
 LEFT JOIN ses s ON s.subject = k.subject;
 
 -- step: write-usage
