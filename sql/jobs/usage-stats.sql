@@ -174,11 +174,13 @@ WITH probed AS (
     FROM probed p
     WHERE NOT EXISTS (SELECT 1 FROM us_known k WHERE k.learner_id = p.learner_id AND k.subject = p.subject)
       AND NOT EXISTS (SELECT 1
-                      FROM batch.us_first_seen w
-                      JOIN batch.checked_attempts a ON a.id = w.attempt_id
-                      WHERE w.learner_id = p.learner_id AND w.subject = p.subject
-                        AND a.bad_reason IS NULL AND a.learner_id = p.learner_id
-                        AND (p.subject = '*' OR a.subject = p.subject))
+                      FROM (SELECT a.learner_id, a.subject, a.bad_reason   -- OFFSET 0: by key (see us_verified)
+                            FROM batch.us_first_seen w
+                            JOIN batch.checked_attempts a ON a.id = w.attempt_id
+                            WHERE w.learner_id = p.learner_id AND w.subject = p.subject
+                            OFFSET 0) x
+                      WHERE x.bad_reason IS NULL AND x.learner_id = p.learner_id
+                        AND (p.subject = '*' OR x.subject = p.subject))
 ), fresh AS (
     SELECT k.learner_id, k.subject, k.attempt_id, k.created_at
     FROM probed p
