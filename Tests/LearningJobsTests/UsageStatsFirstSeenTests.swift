@@ -30,6 +30,14 @@ struct UsageStatsFirstSeenTests {
         return c
     }
 
+    /// The demo data, and usage-stats run for every day of `days`, in order.
+    func loadAndRunEveryDay(_ db: TestDatabase) async throws -> (Connection, TestRunner) {
+        let c = try await load(db)
+        let runner = try TestRunner(database: db, config: Self.config)
+        for day in Self.days { try await runner.run(Self.job, day) }
+        return (c, runner)
+    }
+
     /// new_learners per subject as daily_usage holds it for `day` (0 rows left out).
     func written(_ c: Connection, _ day: LocalDate) async throws -> [String: Int] {
         var result: [String: Int] = [:]
@@ -124,9 +132,7 @@ struct UsageStatsFirstSeenTests {
     @Test("a rerun writes nothing, neither daily_usage nor witnesses; an older rerun then the newest again neither")
     func reruns() async throws {
         try await TestPostgres.withDatabase { db in
-            let c = try await load(db)
-            let runner = try TestRunner(database: db, config: Self.config)
-            for day in Self.days { try await runner.run(Self.job, day) }
+            let (c, runner) = try await loadAndRunEveryDay(db)
             // An older date rerun after later ones: its witnesses may move earlier once.
             try await runner.run(Self.job, Self.days[2])
             try await expectExact(c, Self.days[2])
@@ -172,9 +178,7 @@ struct UsageStatsFirstSeenTests {
     @Test("witness attempts deleted or made bad, a late attempt with an old created_at, a question moved to another subject: the rerun is exact")
     func lateChanges() async throws {
         try await TestPostgres.withDatabase { db in
-            let c = try await load(db)
-            let runner = try TestRunner(database: db, config: Self.config)
-            for day in Self.days { try await runner.run(Self.job, day) }
+            let (c, runner) = try await loadAndRunEveryDay(db)
             let d = Self.days.last!
             let ws = "(\("'\(d)'")::date::timestamp AT TIME ZONE '\(Self.timezone)')"
 
