@@ -122,12 +122,13 @@ ANALYZE us_verified;
 -- Who is not new: those pairs, and the others whose probe of the learner's
 -- earlier attempts (attempts_learner_created_idx; up to the first good one
 -- in the subject) finds one. The others are the pairs new on D and the
--- witnesses that no longer hold: probed = true, with the attempt found.
+-- witnesses that no longer hold, with the attempt found (NULL for the
+-- pairs whose witness held).
 CREATE TEMP TABLE us_known ON COMMIT DROP AS
-SELECT learner_id, subject, false AS probed, NULL::uuid AS attempt_id, NULL::timestamptz AS created_at
+SELECT learner_id, subject, NULL::uuid AS attempt_id, NULL::timestamptz AS created_at
 FROM us_verified
 UNION ALL
-SELECT k.learner_id, k.subject, true, x.id, x.created_at
+SELECT k.learner_id, k.subject, x.id, x.created_at
 FROM us_pairs k
 CROSS JOIN LATERAL (
     SELECT p.id, p.created_at
@@ -143,7 +144,7 @@ CROSS JOIN LATERAL (
 WHERE k.subject <> '*'
   AND NOT EXISTS (SELECT 1 FROM us_verified v WHERE v.learner_id = k.learner_id AND v.subject = k.subject)
 UNION ALL
-SELECT k.learner_id, '*', true, x.id, x.created_at
+SELECT k.learner_id, '*', x.id, x.created_at
 FROM us_pairs k
 CROSS JOIN LATERAL (
     SELECT p.id, p.created_at
