@@ -319,6 +319,22 @@ struct SessionAnalyticsTests {
         }
     }
 
+    @Test("a bad attempt between two good ones is nobody's neighbour: no concept switch, no run joined across it")
+    func badAttemptBetween() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await db.connect()
+            let f = try await setUp(c)
+            // A at 0 s, a bad B (negative time_sec) at 100 s, A at 200 s. Without B the
+            // two A are 200 s apart (two runs) and the same subcategory (no switch); counted
+            // as neighbours, B would join one 200 s run and make a switch.
+            try await attempts(f, session: 1, [(0, 1, true, 1), (100, 4, true, -1), (200, 1, true, 1)])
+            let outcome = try await TestRunner(database: db).run(Self.job, Self.day)
+            #expect(outcome.report?.badRows["negative_time_sec"] == 1)
+            let r = try #require(try await analytics(c, 1))
+            #expect(r.attempted == 2 && r.switches == 0 && r.topics == 1 && r.attention == 0)
+        }
+    }
+
     @Test("subjects: sorted distinct, in \"C\" order")
     func subjects() async throws {
         try await TestPostgres.withDatabase { db in

@@ -52,56 +52,68 @@ SELECT count(*) FILTER (WHERE bad_reason IS NULL)                    AS rows_rea
 FROM sa_candidates;
 
 -- step: read-attempts
--- The attempts of the covered sessions that count: not bad, created before
--- the cut; numbered by (created_at, id), with the previous attempt's time
--- and subcategory, and the question's current difficulty band
--- (0 easy: < easy_below, 1 medium, 2 hard: >= hard_from; no stats: medium).
+-- Every attempt of the covered sessions, read once: `counts` marks those
+-- that count (not bad, created before the cut); the others are only
+-- counted for the report below. The ones that count are numbered by
+-- (created_at, id), with the previous attempt's time and subcategory, and
+-- carry the question's current difficulty band (0 easy: < easy_below,
+-- 1 medium, 2 hard: >= hard_from; no stats: medium). The window is
+-- partitioned by (session, counts), so an attempt that does not count
+-- never becomes anyone's "previous" and takes no number among those that
+-- do.
+-- The covered sessions' attempts come through attempts_session_created_idx:
+-- the planner probes per covered session (sa_sessions is analyzed and small
+-- next to attempts), and joins questions and learners by hash. (Before, a
+-- LATERAL subquery per session probed questions and learners once per
+-- attempt, and the bad rows were a second read: 450 ms at S, now about
+-- 250 ms; BENCHMARKS.md.)
 CREATE TEMP TABLE sa_attempts ON COMMIT DROP AS
-SELECT a.session_id,
-       a.id,
-       a.created_at,
-       a.correct,
-       a.time_sec,
-       a.subject,
-       a.subcategory,
-       a.created_at > s.ended_at AS after_end,
-       CASE WHEN qs.difficulty IS NULL                   THEN 1
-            WHEN qs.difficulty < :easy_below::float8     THEN 0
-            WHEN qs.difficulty < :hard_from::float8      THEN 1
-            ELSE 2 END AS band,
-       row_number() OVER w           AS n,
-       lag(a.created_at) OVER w      AS prev_created_at,
-       lag(a.subcategory) OVER w     AS prev_subcategory
-FROM sa_sessions s
--- Each covered session's attempts through attempts_session_created_idx
--- (OFFSET 0 keeps the subquery a per-session probe: flattened into a join,
--- the planner may sort every attempt in the database instead).
-CROSS JOIN LATERAL (
-    SELECT a.*
-    FROM batch.checked_attempts a
-    WHERE a.session_id = s.id
-      AND a.bad_reason IS NULL
-      AND a.created_at < :window_end::timestamptz
-    OFFSET 0
-) a
-LEFT JOIN question_stats qs ON qs.question_id = a.question_id
-WINDOW w AS (PARTITION BY a.session_id ORDER BY a.created_at, a.id);
+SELECT x.*,
+       -- the start of the attempt's run (see sa_agg): the latest attempt,
+       -- at or before it, that begins one; same window order, no new sort
+       max(CASE WHEN x.n = 1 OR extract(epoch FROM x.created_at - x.prev_created_at) > :attention_gap::numeric
+                THEN x.created_at END)
+         OVER (PARTITION BY x.session_id, x.counts ORDER BY x.created_at, x.id) AS run_start
+FROM (
+    SELECT a.session_id,
+           a.id,
+           a.created_at,
+           a.correct,
+           a.time_sec,
+           a.subject,
+           a.subcategory,
+           a.bad_reason,
+           a.counts,
+           a.created_at > s.ended_at AS after_end,
+           CASE WHEN qs.difficulty IS NULL                   THEN 1
+                WHEN qs.difficulty < :easy_below::float8     THEN 0
+                WHEN qs.difficulty < :hard_from::float8      THEN 1
+                ELSE 2 END AS band,
+           row_number() OVER w           AS n,
+           lag(a.created_at) OVER w      AS prev_created_at,
+           lag(a.subcategory) OVER w     AS prev_subcategory
+    FROM sa_sessions s
+    JOIN (SELECT c.*, (c.bad_reason IS NULL AND c.created_at < :window_end::timestamptz) AS counts
+          FROM batch.checked_attempts c) a ON a.session_id = s.id
+    LEFT JOIN question_stats qs ON qs.question_id = a.question_id
+    WINDOW w AS (PARTITION BY a.session_id, a.counts ORDER BY a.created_at, a.id)
+) x;
 
 -- Rows read (attempts that count) and the covered sessions' attempts the
 -- batch excludes, by first reason.
-SELECT (SELECT count(*) FROM sa_attempts)                                     AS rows_read,
-       count(*) FILTER (WHERE a.bad_reason = 'question_missing')              AS bad_question_missing,
-       count(*) FILTER (WHERE a.bad_reason = 'learner_missing')               AS bad_learner_missing,
-       count(*) FILTER (WHERE a.bad_reason = 'null_value')                    AS bad_null_value,
-       count(*) FILTER (WHERE a.bad_reason = 'negative_time_sec')             AS bad_negative_time_sec,
-       count(*) FILTER (WHERE a.bad_reason = 'attempt_no_below_1')            AS bad_attempt_no_below_1,
-       count(*) FILTER (WHERE a.bad_reason = 'unknown_context')               AS bad_unknown_context,
-       count(*) FILTER (WHERE a.bad_reason IS NULL
-                          AND a.created_at >= :window_end::timestamptz)       AS bad_created_after_cut
-FROM batch.checked_attempts a
-JOIN sa_sessions s ON s.id = a.session_id
-WHERE a.bad_reason IS NOT NULL
-   OR a.created_at >= :window_end::timestamptz;
+SELECT count(*) FILTER (WHERE counts)                                         AS rows_read,
+       count(*) FILTER (WHERE bad_reason = 'question_missing')                AS bad_question_missing,
+       count(*) FILTER (WHERE bad_reason = 'learner_missing')                 AS bad_learner_missing,
+       count(*) FILTER (WHERE bad_reason = 'null_value')                      AS bad_null_value,
+       count(*) FILTER (WHERE bad_reason = 'negative_time_sec')               AS bad_negative_time_sec,
+       count(*) FILTER (WHERE bad_reason = 'attempt_no_below_1')              AS bad_attempt_no_below_1,
+       count(*) FILTER (WHERE bad_reason = 'unknown_context')                 AS bad_unknown_context,
+       count(*) FILTER (WHERE bad_reason IS NULL AND NOT counts)              AS bad_created_after_cut
+FROM sa_attempts;
+
+-- The attempts that do not count leave; every statement below reads only
+-- the ones that do.
+DELETE FROM sa_attempts WHERE NOT counts;
 
 -- Counted with their session, but reported: attempts after the session's end.
 CREATE TEMP TABLE sa_warnings ON COMMIT DROP AS
@@ -119,48 +131,13 @@ WHERE after_end;
 --     the longest run's last - first, in minutes (epoch seconds / 60.0)
 --   learning_velocity = correct / (active_seconds / 3600.0), NULL below the
 --     thresholds
-CREATE TEMP TABLE sa_runs ON COMMIT DROP AS
-SELECT session_id,
-       max(extract(epoch FROM last_at - first_at)::float8 / 60.0::float8) AS attention_span_minutes
-FROM (
-    SELECT session_id, run, min(created_at) AS first_at, max(created_at) AS last_at
-    FROM (
-        SELECT session_id, created_at,
-               sum(CASE WHEN n = 1 OR extract(epoch FROM created_at - prev_created_at) > :attention_gap::numeric
-                        THEN 1 ELSE 0 END) OVER (PARTITION BY session_id ORDER BY n) AS run
-        FROM sa_attempts
-    ) r
-    GROUP BY session_id, run
-) runs
-GROUP BY session_id;
-
--- Attempts and correct answers per difficulty band, and the optimal band:
--- among bands with at least :band_min_attempts attempts, the one whose
--- accuracy c/n is closest to :target_accuracy, compared exactly in numeric
--- by cross-multiplication (|c1 - t n1| * n2 vs |c2 - t n2| * n1), ties to
--- the easier band.
-CREATE TEMP TABLE sa_bands ON COMMIT DROP AS
-SELECT session_id, band,
-       count(*)::numeric                           AS n,
-       count(*) FILTER (WHERE correct)::numeric    AS c
-FROM sa_attempts
-GROUP BY session_id, band;
-
-CREATE TEMP TABLE sa_optimal ON COMMIT DROP AS
-SELECT b.session_id,
-       CASE b.band WHEN 0 THEN 'easy' WHEN 1 THEN 'medium' ELSE 'hard' END AS optimal_difficulty_range
-FROM sa_bands b
-WHERE b.n >= :band_min_attempts::numeric
-  AND NOT EXISTS (
-      SELECT 1
-      FROM sa_bands o
-      WHERE o.session_id = b.session_id
-        AND o.band <> b.band
-        AND o.n >= :band_min_attempts::numeric
-        AND (abs(o.c - :target_accuracy::numeric * o.n) * b.n < abs(b.c - :target_accuracy::numeric * b.n) * o.n
-             OR (abs(o.c - :target_accuracy::numeric * o.n) * b.n = abs(b.c - :target_accuracy::numeric * b.n) * o.n
-                 AND o.band < b.band)));
-
+--
+-- The attention span without a second window: sa_attempts gives every
+-- attempt its run's start (the latest attempt, at or before it, that begins
+-- a run: the first, or one after a gap; created_at does not decrease with
+-- n, so that is the max), and the longest attempt - run start of a session
+-- is its longest run's last - first (the same subtraction, so the same
+-- value).
 -- sum() of an integer column is a bigint (of a bigint it would be numeric,
 -- and total / attempted would no longer be an integer division).
 CREATE TEMP TABLE sa_agg ON COMMIT DROP AS
@@ -173,11 +150,20 @@ SELECT session_id,
        count(*) FILTER (WHERE band = 0)::int                                AS easy,
        count(*) FILTER (WHERE band = 1)::int                                AS medium,
        count(*) FILTER (WHERE band = 2)::int                                AS hard,
+       count(*) FILTER (WHERE band = 0 AND correct)::int                    AS easy_correct,
+       count(*) FILTER (WHERE band = 1 AND correct)::int                    AS medium_correct,
+       count(*) FILTER (WHERE band = 2 AND correct)::int                    AS hard_correct,
        count(*) FILTER (WHERE n > 1 AND subcategory <> prev_subcategory)::int AS concept_switches,
-       sum(least(time_sec, :active_cap::int))                               AS active_seconds
+       sum(least(time_sec, :active_cap::int))                               AS active_seconds,
+       max(extract(epoch FROM created_at - run_start)::float8 / 60.0::float8) AS attention_span_minutes
 FROM sa_attempts
 GROUP BY session_id;
 
+-- The optimal band: among the bands with at least :band_min_attempts
+-- attempts, the one whose accuracy c/n is closest to :target_accuracy,
+-- compared exactly in numeric by cross-multiplication
+-- (|c1 - t n1| * n2 vs |c2 - t n2| * n1), ties to the easier band. The
+-- three bands' counts come from sa_agg (one row per session).
 CREATE TEMP TABLE sa_result ON COMMIT DROP AS
 SELECT s.id AS session_id,
        coalesce(g.questions_attempted, 0)                        AS questions_attempted,
@@ -196,17 +182,29 @@ SELECT s.id AS session_id,
                           'hard',   coalesce(g.hard, 0))         AS difficulty_distribution,
        coalesce(g.concept_switches, 0)                           AS concept_switches,
        coalesce(g.active_seconds, 0)::bigint                     AS active_seconds,
-       r.attention_span_minutes,
-       o.optimal_difficulty_range,
+       g.attention_span_minutes,
+       (SELECT CASE b.band WHEN 0 THEN 'easy' WHEN 1 THEN 'medium' ELSE 'hard' END
+        FROM (VALUES (0, g.easy::numeric,   g.easy_correct::numeric),
+                     (1, g.medium::numeric, g.medium_correct::numeric),
+                     (2, g.hard::numeric,   g.hard_correct::numeric)) b(band, n, c)
+        WHERE b.n > 0 AND b.n >= :band_min_attempts::numeric   -- a band the session has attempts in
+          AND NOT EXISTS (
+              SELECT 1
+              FROM (VALUES (0, g.easy::numeric,   g.easy_correct::numeric),
+                           (1, g.medium::numeric, g.medium_correct::numeric),
+                           (2, g.hard::numeric,   g.hard_correct::numeric)) o(band, n, c)
+              WHERE o.band <> b.band
+                AND o.n > 0 AND o.n >= :band_min_attempts::numeric
+                AND (abs(o.c - :target_accuracy::numeric * o.n) * b.n < abs(b.c - :target_accuracy::numeric * b.n) * o.n
+                     OR (abs(o.c - :target_accuracy::numeric * o.n) * b.n = abs(b.c - :target_accuracy::numeric * b.n) * o.n
+                         AND o.band < b.band))))                AS optimal_difficulty_range,
        CASE WHEN g.active_seconds >= :velocity_min_active::bigint
              AND g.active_seconds > 0
              AND g.questions_attempted >= :velocity_min_attempts::int
             THEN g.questions_correct::float8 / (g.active_seconds::float8 / 3600.0::float8)
        END                                                       AS learning_velocity
 FROM sa_sessions s
-LEFT JOIN sa_agg g ON g.session_id = s.id
-LEFT JOIN sa_runs r ON r.session_id = s.id
-LEFT JOIN sa_optimal o ON o.session_id = s.id;
+LEFT JOIN sa_agg g ON g.session_id = s.id;
 
 -- step: write-analytics
 -- Upsert; a row changes only when a value or its as_of differs, and gets
