@@ -319,6 +319,24 @@ struct MasteryUpdateTests {
         }
     }
 
+    @Test("the newest practice day vanished: the mastery row goes back to the day before it")
+    func vanishedNewestDay() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await db.connect()
+            let f = try await setUp(c)
+            try await f.attempt(learner: 1, question: 1, at: "2026-11-10T09:00:00Z", correct: true)
+            try await f.attempt(learner: 1, question: 1, at: "2026-11-11T09:00:00Z", correct: false)
+            let runner = try TestRunner(database: db)
+            for day in ["2026-11-10", "2026-11-11"] { try await runner.run(Self.job, .d(day)) }
+            #expect(try await mastery(c)?.1 == "2026-11-11")
+            try await c.query("DELETE FROM attempts WHERE created_at::date = '2026-11-11'")
+            try await runner.run(Self.job, .d("2026-11-11"))
+            #expect(try await history(c, "2026-11-11") == nil)
+            let m = try #require(try await mastery(c))
+            #expect(m.0 == 0.6 && m.1 == "2026-11-10" && m.2 == 0.6)
+        }
+    }
+
     @Test("a pair whose only practice day vanished loses its history and its mastery row; other pairs keep theirs")
     func vanishedOnlyDay() async throws {
         try await TestPostgres.withDatabase { db in

@@ -94,14 +94,18 @@ SELECT least(
          :day::date)::text AS bind_from_day;
 
 -- The first attempts of [start_of(from_day), end_of(D)), good and bad (one
--- table: a first run builds all history through it).
+-- table: a first run builds all history through it), and in the same read
+-- D's other bad attempts, for the report (`first` false; a good attempt
+-- here is always a first attempt).
 CREATE TEMP TABLE li_new ON COMMIT DROP AS
 SELECT a.id, a.learner_id, a.question_id, a.subcategory, a.created_at,
        (a.correct AND NOT a.hint_used) AS ok,
        (a.created_at AT TIME ZONE :tz::text)::date AS day,
-       a.bad_reason IS NULL AS good
+       a.bad_reason IS NULL AS good,
+       coalesce(a.attempt_no = 1, false) AS first,
+       a.bad_reason
 FROM batch.checked_attempts a
-WHERE a.attempt_no = 1
+WHERE (a.attempt_no = 1 OR (a.bad_reason IS NOT NULL AND a.created_at >= :window_start::timestamptz))
   AND a.created_at >= (:from_day::date::timestamp AT TIME ZONE :tz::text)
   AND a.created_at < :window_end::timestamptz;
 ANALYZE li_new;
@@ -110,19 +114,27 @@ SELECT count(*) FILTER (WHERE good) AS rows_read, :day::date - :from_day::date +
 FROM li_new;
 
 -- Bad rows among the attempts of D itself (each bad row is reported once,
--- by the run of its day), by first reason.
-SELECT * FROM batch.bad_attempt_counts(:window_start::timestamptz, :window_end::timestamptz);
+-- by the run of its day), by first reason (the columns of
+-- batch.bad_attempt_counts).
+SELECT count(*) FILTER (WHERE bad_reason = 'question_missing')   AS bad_question_missing,
+       count(*) FILTER (WHERE bad_reason = 'learner_missing')    AS bad_learner_missing,
+       count(*) FILTER (WHERE bad_reason = 'null_value')         AS bad_null_value,
+       count(*) FILTER (WHERE bad_reason = 'negative_time_sec')  AS bad_negative_time_sec,
+       count(*) FILTER (WHERE bad_reason = 'attempt_no_below_1') AS bad_attempt_no_below_1,
+       count(*) FILTER (WHERE bad_reason = 'unknown_context')    AS bad_unknown_context
+FROM li_new
+WHERE bad_reason IS NOT NULL AND created_at >= :window_start::timestamptz;
 
 -- step: update-aggregates
 -- The range's left-out first attempts.
 WITH gone AS (
     DELETE FROM batch.li_excluded t
     WHERE t.day >= :from_day::date AND t.day <= :day::date
-      AND NOT EXISTS (SELECT 1 FROM li_new r WHERE r.id = t.attempt_id AND NOT r.good)
+      AND NOT EXISTS (SELECT 1 FROM li_new r WHERE r.id = t.attempt_id AND NOT r.good AND r.first)
     RETURNING 1
 ), put AS (
     INSERT INTO batch.li_excluded AS t (attempt_id, day)
-    SELECT id, day FROM li_new WHERE NOT good
+    SELECT id, day FROM li_new WHERE NOT good AND first
     ON CONFLICT (attempt_id) DO UPDATE SET day = EXCLUDED.day
     WHERE t.day IS DISTINCT FROM EXCLUDED.day
     RETURNING 1

@@ -10,32 +10,47 @@
 -- when a value differs, so a rerun with unchanged inputs writes nothing.
 
 -- step: read-attempts
--- The day's attempts in the mastery contexts, per (learner, subcategory).
+-- The day's attempts, read once, per (bad reason, learner, subcategory):
+-- the good ones in the mastery contexts become mu_day, the bad ones (any
+-- context) the report's counts.
 -- perf = sum(credit) / count(*), credit 1 (correct, no hint),
 -- :hint_credit (correct with a hint), 0 (wrong).
-CREATE TEMP TABLE mu_day ON COMMIT DROP AS
-SELECT learner_id,
+CREATE TEMP TABLE mu_read ON COMMIT DROP AS
+SELECT bad_reason,
+       learner_id,
        subcategory,
-       count(*)::int                                   AS attempts,
-       count(*) FILTER (WHERE correct)::int            AS correct,
+       count(*)::int                                           AS all_contexts,
+       count(*) FILTER (WHERE context = ANY (:contexts::text[]))::int AS attempts,
+       count(*) FILTER (WHERE context = ANY (:contexts::text[]) AND correct)::int AS correct,
        sum(CASE WHEN correct AND NOT hint_used THEN 1::float8
                 WHEN correct THEN :hint_credit::float8
-                ELSE 0::float8 END) / count(*)::float8 AS performance
+                ELSE 0::float8 END) FILTER (WHERE context = ANY (:contexts::text[])) AS credit
 FROM batch.checked_attempts
 WHERE created_at >= :window_start::timestamptz
   AND created_at <  :window_end::timestamptz
-  AND bad_reason IS NULL
-  AND context = ANY (:contexts::text[])
-GROUP BY learner_id, subcategory;
+GROUP BY bad_reason, learner_id, subcategory;
+
+CREATE TEMP TABLE mu_day ON COMMIT DROP AS
+SELECT learner_id, subcategory, attempts, correct, credit / attempts::float8 AS performance
+FROM mu_read
+WHERE bad_reason IS NULL AND attempts > 0;
 
 -- Temp tables have no statistics until analyzed (autovacuum never sees
 -- them); without them the planner guesses a few rows and may pick nested
 -- loops that are quadratic in the day's pairs (BENCHMARKS.md).
 ANALYZE mu_day;
 
--- Rows read, and the day's bad rows by first reason.
-SELECT (SELECT sum(attempts) FROM mu_day)::bigint AS rows_read, b.*
-FROM batch.bad_attempt_counts(:window_start::timestamptz, :window_end::timestamptz) b;
+-- Rows read, and the day's bad rows by first reason (the columns of
+-- batch.bad_attempt_counts).
+SELECT (SELECT sum(attempts) FROM mu_day)::bigint                              AS rows_read,
+       coalesce(sum(all_contexts) FILTER (WHERE bad_reason = 'question_missing'), 0)   AS bad_question_missing,
+       coalesce(sum(all_contexts) FILTER (WHERE bad_reason = 'learner_missing'), 0)    AS bad_learner_missing,
+       coalesce(sum(all_contexts) FILTER (WHERE bad_reason = 'null_value'), 0)         AS bad_null_value,
+       coalesce(sum(all_contexts) FILTER (WHERE bad_reason = 'negative_time_sec'), 0)  AS bad_negative_time_sec,
+       coalesce(sum(all_contexts) FILTER (WHERE bad_reason = 'attempt_no_below_1'), 0) AS bad_attempt_no_below_1,
+       coalesce(sum(all_contexts) FILTER (WHERE bad_reason = 'unknown_context'), 0)    AS bad_unknown_context
+FROM mu_read
+WHERE bad_reason IS NOT NULL;
 
 -- step: compute-mastery
 -- The pairs D touches: practised on D, or holding a history row for D
@@ -144,16 +159,28 @@ WHERE h.learner_id = g.learner_id AND h.subcategory = g.subcategory
 -- anchor changes, so a rerun does not undo a later decay.
 INSERT INTO mastery AS m
        (learner_id, subcategory, mastery_score, last_practiced_on, current_score, decayed_at, updated_at)
-SELECT p.learner_id, p.subcategory, h.mastery_score, h.recorded_date, h.mastery_score,
+SELECT n.learner_id, n.subcategory, n.mastery_score, n.recorded_date, n.mastery_score,
        :as_of::timestamptz, :as_of::timestamptz
-FROM mu_pairs p
-CROSS JOIN LATERAL (            -- the newest row: one backward probe of the primary key per pair
-    SELECT h.recorded_date, h.mastery_score
-    FROM mastery_history h
-    WHERE h.learner_id = p.learner_id AND h.subcategory = p.subcategory
-    ORDER BY h.recorded_date DESC
-    LIMIT 1
-) h
+FROM (
+    -- A pair in mu_chain has all its rows from D on there (just written),
+    -- so its newest is the chain's newest.
+    (SELECT DISTINCT ON (c.learner_id, c.subcategory) c.learner_id, c.subcategory, c.recorded_date, c.mastery_score
+     FROM mu_chain c
+     ORDER BY c.learner_id, c.subcategory, c.recorded_date DESC)
+    UNION ALL
+    -- The other touched pairs lost their row of D and have none later:
+    -- their newest is an earlier row, one backward probe of the primary key.
+    SELECT g.learner_id, g.subcategory, h.recorded_date, h.mastery_score
+    FROM mu_gone g
+    CROSS JOIN LATERAL (
+        SELECT h.recorded_date, h.mastery_score
+        FROM mastery_history h
+        WHERE h.learner_id = g.learner_id AND h.subcategory = g.subcategory
+        ORDER BY h.recorded_date DESC
+        LIMIT 1
+    ) h
+    WHERE NOT EXISTS (SELECT 1 FROM mu_chain c WHERE c.learner_id = g.learner_id AND c.subcategory = g.subcategory)
+) n
 ON CONFLICT (learner_id, subcategory) DO UPDATE
 SET mastery_score     = EXCLUDED.mastery_score,
     last_practiced_on = EXCLUDED.last_practiced_on,

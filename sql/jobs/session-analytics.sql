@@ -99,21 +99,20 @@ FROM (
     WINDOW w AS (PARTITION BY a.session_id, a.counts ORDER BY a.created_at, a.id)
 ) x;
 
--- Rows read (attempts that count) and the covered sessions' attempts the
--- batch excludes, by first reason.
-SELECT count(*) FILTER (WHERE counts)                                         AS rows_read,
+-- Rows read (attempts that count); the others leave the table, counted by
+-- first reason (every statement below reads only the ones that count).
+WITH gone AS (
+    DELETE FROM sa_attempts WHERE NOT counts RETURNING bad_reason
+)
+SELECT (SELECT count(*) FROM sa_attempts WHERE counts)                      AS rows_read,
        count(*) FILTER (WHERE bad_reason = 'question_missing')                AS bad_question_missing,
        count(*) FILTER (WHERE bad_reason = 'learner_missing')                 AS bad_learner_missing,
        count(*) FILTER (WHERE bad_reason = 'null_value')                      AS bad_null_value,
        count(*) FILTER (WHERE bad_reason = 'negative_time_sec')               AS bad_negative_time_sec,
        count(*) FILTER (WHERE bad_reason = 'attempt_no_below_1')              AS bad_attempt_no_below_1,
        count(*) FILTER (WHERE bad_reason = 'unknown_context')                 AS bad_unknown_context,
-       count(*) FILTER (WHERE bad_reason IS NULL AND NOT counts)              AS bad_created_after_cut
-FROM sa_attempts;
-
--- The attempts that do not count leave; every statement below reads only
--- the ones that do.
-DELETE FROM sa_attempts WHERE NOT counts;
+       count(*) FILTER (WHERE bad_reason IS NULL)                             AS bad_created_after_cut
+FROM gone;
 
 -- Counted with their session, but reported: attempts after the session's end.
 CREATE TEMP TABLE sa_warnings ON COMMIT DROP AS

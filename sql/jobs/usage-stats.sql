@@ -56,12 +56,25 @@
 -- writes nothing.
 
 -- step: read-activity
+-- The day's attempts, read once.
 CREATE TEMP TABLE us_attempts ON COMMIT DROP AS
-SELECT id, learner_id, session_id, subject, correct, time_sec, created_at
+SELECT id, learner_id, session_id, subject, correct, time_sec, created_at, bad_reason
 FROM batch.checked_attempts
 WHERE created_at >= :window_start::timestamptz
-  AND created_at <  :window_end::timestamptz
-  AND bad_reason IS NULL;
+  AND created_at <  :window_end::timestamptz;
+
+-- The bad ones leave the table, counted by first reason (the columns of
+-- batch.bad_attempt_counts, from this one read of the day).
+WITH bad AS (
+    DELETE FROM us_attempts WHERE bad_reason IS NOT NULL RETURNING bad_reason
+)
+SELECT count(*) FILTER (WHERE bad_reason = 'question_missing')   AS bad_question_missing,
+       count(*) FILTER (WHERE bad_reason = 'learner_missing')    AS bad_learner_missing,
+       count(*) FILTER (WHERE bad_reason = 'null_value')         AS bad_null_value,
+       count(*) FILTER (WHERE bad_reason = 'negative_time_sec')  AS bad_negative_time_sec,
+       count(*) FILTER (WHERE bad_reason = 'attempt_no_below_1') AS bad_attempt_no_below_1,
+       count(*) FILTER (WHERE bad_reason = 'unknown_context')    AS bad_unknown_context
+FROM bad;
 ANALYZE us_attempts;
 
 CREATE TEMP TABLE us_sessions ON COMMIT DROP AS
@@ -72,16 +85,11 @@ WHERE s.started_at >= :window_start::timestamptz
   AND s.bad_reason IS NULL
   AND EXISTS (SELECT 1 FROM us_attempts a WHERE a.session_id = s.id);
 
--- Rows read (the day's good attempts and sessions started on D) and bad
--- rows of the day, by first reason.
+-- Rows read (the day's good attempts and sessions started on D) and the
+-- bad sessions started on D, by first reason.
 SELECT (SELECT count(*) FROM us_attempts)
-       + (SELECT count(*) FROM batch.checked_sessions
-          WHERE started_at >= :window_start::timestamptz AND started_at < :window_end::timestamptz
-            AND bad_reason IS NULL)                                       AS rows_read,
-       b.*
-FROM batch.bad_attempt_counts(:window_start::timestamptz, :window_end::timestamptz) b;
-
-SELECT count(*) FILTER (WHERE bad_reason = 'null_value')           AS bad_null_value,
+       + count(*) FILTER (WHERE bad_reason IS NULL)                AS rows_read,
+       count(*) FILTER (WHERE bad_reason = 'null_value')           AS bad_null_value,
        count(*) FILTER (WHERE bad_reason = 'ended_before_started') AS bad_ended_before_started
 FROM batch.checked_sessions
 WHERE started_at >= :window_start::timestamptz
