@@ -162,9 +162,18 @@ WITH gone AS (
 )
 SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM put) AS aggregate_rows;
 
+-- Does any opportunity lie in the range already (a rerun, or a backfill
+-- before built days)? Usually not: the night's first run for D. Bound as
+-- :opp_later, so that the probe below is planned for the case at hand.
+SELECT EXISTS (SELECT 1 FROM batch.li_opportunity WHERE day >= :from_day::date)::text AS bind_opp_later;
+
 -- The range's opportunities: each pair with first attempts in the range
 -- continues from the count it had before the range (one probe of the
 -- pair's at most :max_opportunity rows); pairs already full are skipped.
+-- Without opportunities in the range, every row of the pair is before it:
+-- the day test folds away and the count is an index-only scan of the
+-- primary key (with the test, each row's day is read from the heap: 1.6x
+-- slower at S; BENCHMARKS.md).
 CREATE TEMP TABLE li_pairs ON COMMIT DROP AS
 SELECT p.learner_id, p.subcategory, b.before
 FROM (SELECT DISTINCT learner_id, subcategory FROM li_new WHERE good) p
@@ -172,7 +181,7 @@ CROSS JOIN LATERAL (
     SELECT count(*)::int AS before
     FROM batch.li_opportunity o
     WHERE o.learner_id = p.learner_id AND o.subcategory = p.subcategory
-      AND o.day < :from_day::date
+      AND (NOT :opp_later::boolean OR o.day < :from_day::date)
 ) b
 WHERE b.before < :max_opportunity::int;
 ANALYZE li_pairs;

@@ -52,112 +52,119 @@ SELECT count(*) FILTER (WHERE bad_reason IS NULL)                    AS rows_rea
 FROM sa_candidates;
 
 -- step: read-attempts
--- Every attempt of the covered sessions, read once: `counts` marks those
--- that count (not bad, created before the cut); the others are only
--- counted for the report below. The ones that count are numbered by
--- (created_at, id), with the previous attempt's time and subcategory, and
--- carry the question's current difficulty band (0 easy: < easy_below,
--- 1 medium, 2 hard: >= hard_from; no stats: medium). The window is
--- partitioned by (session, counts), so an attempt that does not count
--- never becomes anyone's "previous" and takes no number among those that
--- do.
--- The covered sessions' attempts come through attempts_session_created_idx:
--- the planner probes per covered session (sa_sessions is analyzed and small
--- next to attempts), and joins questions and learners by hash. (Before, a
--- LATERAL subquery per session probed questions and learners once per
--- attempt, and the bad rows were a second read: 450 ms at S, now about
--- 250 ms; BENCHMARKS.md.)
-CREATE TEMP TABLE sa_attempts ON COMMIT DROP AS
-SELECT x.*,
-       -- the start of the attempt's run (see sa_agg): the latest attempt,
-       -- at or before it, that begins one; same window order, no new sort
-       max(CASE WHEN x.n = 1 OR extract(epoch FROM x.created_at - x.prev_created_at) > :attention_gap::numeric
-                THEN x.created_at END)
-         OVER (PARTITION BY x.session_id, x.counts ORDER BY x.created_at, x.id) AS run_start
-FROM (
-    SELECT a.session_id,
-           a.id,
-           a.created_at,
-           a.correct,
-           a.time_sec,
-           a.subject,
-           a.subcategory,
-           a.bad_reason,
-           a.counts,
-           a.created_at > s.ended_at AS after_end,
-           CASE WHEN qs.difficulty IS NULL                   THEN 1
-                WHEN qs.difficulty < :easy_below::float8     THEN 0
-                WHEN qs.difficulty < :hard_from::float8      THEN 1
-                ELSE 2 END AS band,
-           row_number() OVER w           AS n,
-           lag(a.created_at) OVER w      AS prev_created_at,
-           lag(a.subcategory) OVER w     AS prev_subcategory
-    FROM sa_sessions s
-    JOIN (SELECT c.*, (c.bad_reason IS NULL AND c.created_at < :window_end::timestamptz) AS counts
-          FROM batch.checked_attempts c) a ON a.session_id = s.id
-    LEFT JOIN question_stats qs ON qs.question_id = a.question_id
-    WINDOW w AS (PARTITION BY a.session_id, a.counts ORDER BY a.created_at, a.id)
-) x;
-
--- Rows read (attempts that count); the others leave the table, counted by
--- first reason (every statement below reads only the ones that count).
-WITH gone AS (
-    DELETE FROM sa_attempts WHERE NOT counts RETURNING bad_reason
-)
-SELECT (SELECT count(*) FROM sa_attempts WHERE counts)                      AS rows_read,
-       count(*) FILTER (WHERE bad_reason = 'question_missing')                AS bad_question_missing,
-       count(*) FILTER (WHERE bad_reason = 'learner_missing')                 AS bad_learner_missing,
-       count(*) FILTER (WHERE bad_reason = 'null_value')                      AS bad_null_value,
-       count(*) FILTER (WHERE bad_reason = 'negative_time_sec')               AS bad_negative_time_sec,
-       count(*) FILTER (WHERE bad_reason = 'attempt_no_below_1')              AS bad_attempt_no_below_1,
-       count(*) FILTER (WHERE bad_reason = 'unknown_context')                 AS bad_unknown_context,
-       count(*) FILTER (WHERE bad_reason IS NULL)                             AS bad_created_after_cut
-FROM gone;
-
--- Counted with their session, but reported: attempts after the session's end.
-CREATE TEMP TABLE sa_warnings ON COMMIT DROP AS
-SELECT 'attempts created after their session''s ended_at (counted with the session)'::text AS message,
-       count(*)::int AS n
-FROM sa_attempts
-WHERE after_end;
-
--- step: compute
--- Per session; a session without attempts gets 0 counts, '{}' subjects, an
--- all-zero distribution and NULL for the rest.
+-- One pass over the covered sessions' attempts, straight into one row per
+-- session (no table of attempts in between: writing and re-reading one was
+-- a third of the job; BENCHMARKS.md):
+--
+-- 1. Read every attempt of the covered sessions once, through
+--    attempts_session_created_idx: the planner probes per covered session
+--    (sa_sessions is analyzed and small next to attempts) and joins
+--    questions and learners by hash. `counts` marks the attempts that count
+--    (not bad, created before the cut); the others are only counted for the
+--    report. Each carries its question's current difficulty band (0 easy:
+--    < easy_below, 1 medium, 2 hard: >= hard_from; no stats: medium).
+-- 2. Number them by (created_at, id), with the previous attempt's time and
+--    subcategory. The window is partitioned by (session, counts), so an
+--    attempt that does not count is nobody's "previous" and takes no number
+--    among those that do.
+-- 3. Give each its run's start, in the same window order (no new sort): the
+--    latest attempt at or before it that begins a run (the first, or one
+--    after a gap of more than :attention_gap seconds; created_at does not
+--    decrease with n, so that is the max). The longest attempt - run start
+--    of a session is its longest run's last - first (the same subtraction,
+--    so the same value).
+-- 4. Aggregate per session, reading the windows' output in session order;
+--    every measure takes only the attempts that count (FILTER).
+--
+-- Per session; a session without attempts that count gets 0 counts, '{}'
+-- subjects, an all-zero distribution and NULL for the rest (sa_result).
 --   accuracy = round(100 * correct / attempted) in numeric (halves up)
 --   avg_time_per_question_ms = total_time_ms / attempted (integer division)
 --   attention span: runs split where a gap exceeds :attention_gap seconds;
 --     the longest run's last - first, in minutes (epoch seconds / 60.0)
 --   learning_velocity = correct / (active_seconds / 3600.0), NULL below the
 --     thresholds
---
--- The attention span without a second window: sa_attempts gives every
--- attempt its run's start (the latest attempt, at or before it, that begins
--- a run: the first, or one after a gap; created_at does not decrease with
--- n, so that is the max), and the longest attempt - run start of a session
--- is its longest run's last - first (the same subtraction, so the same
--- value).
 -- sum() of an integer column is a bigint (of a bigint it would be numeric,
 -- and total / attempted would no longer be an integer division).
 CREATE TEMP TABLE sa_agg ON COMMIT DROP AS
 SELECT session_id,
-       count(*)::int                                                        AS questions_attempted,
-       count(*) FILTER (WHERE correct)::int                                 AS questions_correct,
-       1000 * sum(time_sec)                                                 AS total_time_ms,
-       array_agg(DISTINCT subject COLLATE "C" ORDER BY subject COLLATE "C") AS subjects_practiced,
-       count(DISTINCT subcategory)::int                                     AS topics_covered,
-       count(*) FILTER (WHERE band = 0)::int                                AS easy,
-       count(*) FILTER (WHERE band = 1)::int                                AS medium,
-       count(*) FILTER (WHERE band = 2)::int                                AS hard,
-       count(*) FILTER (WHERE band = 0 AND correct)::int                    AS easy_correct,
-       count(*) FILTER (WHERE band = 1 AND correct)::int                    AS medium_correct,
-       count(*) FILTER (WHERE band = 2 AND correct)::int                    AS hard_correct,
-       count(*) FILTER (WHERE n > 1 AND subcategory <> prev_subcategory)::int AS concept_switches,
-       sum(least(time_sec, :active_cap::int))                               AS active_seconds,
-       max(extract(epoch FROM created_at - run_start)::float8 / 60.0::float8) AS attention_span_minutes
-FROM sa_attempts
+       count(*) FILTER (WHERE counts)::int                                AS questions_attempted,
+       count(*) FILTER (WHERE counts AND correct)::int                    AS questions_correct,
+       1000 * sum(time_sec) FILTER (WHERE counts)                         AS total_time_ms,
+       array_agg(DISTINCT subject COLLATE "C" ORDER BY subject COLLATE "C")
+           FILTER (WHERE counts)                                          AS subjects_practiced,
+       count(DISTINCT subcategory) FILTER (WHERE counts)::int             AS topics_covered,
+       count(*) FILTER (WHERE counts AND band = 0)::int                   AS easy,
+       count(*) FILTER (WHERE counts AND band = 1)::int                   AS medium,
+       count(*) FILTER (WHERE counts AND band = 2)::int                   AS hard,
+       count(*) FILTER (WHERE counts AND band = 0 AND correct)::int       AS easy_correct,
+       count(*) FILTER (WHERE counts AND band = 1 AND correct)::int       AS medium_correct,
+       count(*) FILTER (WHERE counts AND band = 2 AND correct)::int       AS hard_correct,
+       count(*) FILTER (WHERE counts AND n > 1 AND subcategory <> prev_subcategory)::int AS concept_switches,
+       sum(least(time_sec, :active_cap::int)) FILTER (WHERE counts)       AS active_seconds,
+       max(extract(epoch FROM created_at - run_start)::float8 / 60.0::float8)
+           FILTER (WHERE counts)                                          AS attention_span_minutes,
+       -- for the report: counted with the session, but warned about
+       count(*) FILTER (WHERE counts AND after_end)::int                  AS after_end,
+       -- for the report: the attempts that do not count, by first reason
+       count(*) FILTER (WHERE bad_reason = 'question_missing')::int       AS bad_question_missing,
+       count(*) FILTER (WHERE bad_reason = 'learner_missing')::int        AS bad_learner_missing,
+       count(*) FILTER (WHERE bad_reason = 'null_value')::int             AS bad_null_value,
+       count(*) FILTER (WHERE bad_reason = 'negative_time_sec')::int      AS bad_negative_time_sec,
+       count(*) FILTER (WHERE bad_reason = 'attempt_no_below_1')::int     AS bad_attempt_no_below_1,
+       count(*) FILTER (WHERE bad_reason = 'unknown_context')::int        AS bad_unknown_context,
+       count(*) FILTER (WHERE bad_reason IS NULL AND NOT counts)::int     AS bad_created_after_cut
+FROM (
+    SELECT x.*,
+           max(CASE WHEN x.n = 1 OR extract(epoch FROM x.created_at - x.prev_created_at) > :attention_gap::numeric
+                    THEN x.created_at END)
+             OVER (PARTITION BY x.session_id, x.counts ORDER BY x.created_at, x.id) AS run_start
+    FROM (
+        SELECT a.session_id,
+               a.id,
+               a.created_at,
+               a.correct,
+               a.time_sec,
+               a.subject,
+               a.subcategory,
+               a.bad_reason,
+               a.counts,
+               a.created_at > s.ended_at AS after_end,
+               CASE WHEN qs.difficulty IS NULL                   THEN 1
+                    WHEN qs.difficulty < :easy_below::float8     THEN 0
+                    WHEN qs.difficulty < :hard_from::float8      THEN 1
+                    ELSE 2 END AS band,
+               row_number() OVER w           AS n,
+               lag(a.created_at) OVER w      AS prev_created_at,
+               lag(a.subcategory) OVER w     AS prev_subcategory
+        FROM sa_sessions s
+        JOIN (SELECT c.*, (c.bad_reason IS NULL AND c.created_at < :window_end::timestamptz) AS counts
+              FROM batch.checked_attempts c) a ON a.session_id = s.id
+        LEFT JOIN question_stats qs ON qs.question_id = a.question_id
+        WINDOW w AS (PARTITION BY a.session_id, a.counts ORDER BY a.created_at, a.id)
+    ) x
+) r
 GROUP BY session_id;
 
+-- Rows read (attempts that count) and the covered sessions' attempts the
+-- batch excludes, by first reason.
+SELECT sum(questions_attempted)    AS rows_read,
+       sum(bad_question_missing)   AS bad_question_missing,
+       sum(bad_learner_missing)    AS bad_learner_missing,
+       sum(bad_null_value)         AS bad_null_value,
+       sum(bad_negative_time_sec)  AS bad_negative_time_sec,
+       sum(bad_attempt_no_below_1) AS bad_attempt_no_below_1,
+       sum(bad_unknown_context)    AS bad_unknown_context,
+       sum(bad_created_after_cut)  AS bad_created_after_cut
+FROM sa_agg;
+
+-- Counted with their session, but reported: attempts after the session's end.
+CREATE TEMP TABLE sa_warnings ON COMMIT DROP AS
+SELECT 'attempts created after their session''s ended_at (counted with the session)'::text AS message,
+       coalesce(sum(after_end), 0)::int AS n
+FROM sa_agg;
+
+-- step: compute
 -- The optimal band: among the bands with at least :band_min_attempts
 -- attempts, the one whose accuracy c/n is closest to :target_accuracy,
 -- compared exactly in numeric by cross-multiplication
