@@ -127,17 +127,27 @@ CROSS JOIN LATERAL (
 ) v;
 ANALYZE us_verified;
 
--- Who is not new: those pairs, and the others whose probe of the learner's
--- earlier attempts (attempts_learner_created_idx; up to the first good one
--- in the subject) finds one. The others are the pairs new on D and the
--- witnesses that no longer hold, with the attempt found (NULL for the
--- pairs whose witness held).
+-- The other pairs: new on D, or their witness no longer holds. Taken with
+-- EXCEPT (a hashed set operation whatever the estimates; as an anti-join
+-- planned on a temp table's sampled statistics it once became a nested
+-- loop over both tables, 6 s at M; BENCHMARKS.md). Counted as
+-- first_seen_probed.
+CREATE TEMP TABLE us_unverified ON COMMIT DROP AS
+SELECT learner_id, subject FROM us_pairs
+EXCEPT
+SELECT learner_id, subject FROM us_verified;
+ANALYZE us_unverified;
+
+-- Who is not new: the verified pairs, and those of the others whose probe
+-- of the learner's earlier attempts (attempts_learner_created_idx; up to
+-- the first good one in the subject) finds one, with the attempt found
+-- (NULL for the pairs whose witness held).
 CREATE TEMP TABLE us_known ON COMMIT DROP AS
 SELECT learner_id, subject, NULL::uuid AS attempt_id, NULL::timestamptz AS created_at
 FROM us_verified
 UNION ALL
 SELECT k.learner_id, k.subject, x.id, x.created_at
-FROM us_pairs k
+FROM us_unverified k
 CROSS JOIN LATERAL (
     SELECT p.id, p.created_at
     FROM (SELECT p.id, p.created_at, p.subject     -- OFFSET 0: the subject test stays outside, so the
@@ -150,10 +160,9 @@ CROSS JOIN LATERAL (
     LIMIT 1
 ) x
 WHERE k.subject <> '*'
-  AND NOT EXISTS (SELECT 1 FROM us_verified v WHERE v.learner_id = k.learner_id AND v.subject = k.subject)
 UNION ALL
 SELECT k.learner_id, '*', x.id, x.created_at
-FROM us_pairs k
+FROM us_unverified k
 CROSS JOIN LATERAL (
     SELECT p.id, p.created_at
     FROM batch.checked_attempts p
@@ -162,41 +171,41 @@ CROSS JOIN LATERAL (
       AND p.bad_reason IS NULL
     LIMIT 1
 ) x
-WHERE k.subject = '*'
-  AND NOT EXISTS (SELECT 1 FROM us_verified v WHERE v.learner_id = k.learner_id AND v.subject = '*');
+WHERE k.subject = '*';
 ANALYZE us_known;
+
+-- The pairs new on D: neither verified nor found (EXCEPT, as above),
+-- unless their witness is still a good attempt of that learner and
+-- subject (created after D: a rerun of an older date; kept, so reruns of
+-- dates in any order write nothing).
+CREATE TEMP TABLE us_new ON COMMIT DROP AS
+SELECT n.learner_id, n.subject
+FROM (SELECT learner_id, subject FROM us_unverified
+      EXCEPT
+      SELECT learner_id, subject FROM us_known) n
+WHERE NOT EXISTS (SELECT 1
+                  FROM (SELECT a.learner_id, a.subject, a.bad_reason   -- OFFSET 0: by key (see us_verified)
+                        FROM batch.us_first_seen w
+                        JOIN batch.checked_attempts a ON a.id = w.attempt_id
+                        WHERE w.learner_id = n.learner_id AND w.subject = n.subject
+                        OFFSET 0) x
+                  WHERE x.bad_reason IS NULL AND x.learner_id = n.learner_id
+                    AND (n.subject = '*' OR x.subject = n.subject));
+ANALYZE us_new;
 
 -- New witnesses for the pairs whose witness did not hold: a pair the
 -- probe found gets the attempt found (earlier than D, so earlier than the
 -- witness it replaces, which did not hold: witnesses only move earlier); a
--- pair new on D gets its first attempt of D, unless its witness is still a
--- good attempt of that learner and subject (created after D: kept, so
--- reruns of dates in any order write nothing). Counted as
+-- pair new on D gets its first attempt of D. Counted as
 -- first_seen_written (a cache, not output: not rows_written), with the
 -- pairs that read the history as first_seen_probed.
-WITH probed AS (
-    SELECT p.learner_id, p.subject
-    FROM us_pairs p
-    WHERE NOT EXISTS (SELECT 1 FROM us_verified v WHERE v.learner_id = p.learner_id AND v.subject = p.subject)
-), new_pairs AS MATERIALIZED (
-    SELECT p.learner_id, p.subject
-    FROM probed p
-    WHERE NOT EXISTS (SELECT 1 FROM us_known k WHERE k.learner_id = p.learner_id AND k.subject = p.subject)
-      AND NOT EXISTS (SELECT 1
-                      FROM (SELECT a.learner_id, a.subject, a.bad_reason   -- OFFSET 0: by key (see us_verified)
-                            FROM batch.us_first_seen w
-                            JOIN batch.checked_attempts a ON a.id = w.attempt_id
-                            WHERE w.learner_id = p.learner_id AND w.subject = p.subject
-                            OFFSET 0) x
-                      WHERE x.bad_reason IS NULL AND x.learner_id = p.learner_id
-                        AND (p.subject = '*' OR x.subject = p.subject))
-), fresh AS (
-    SELECT k.learner_id, k.subject, k.attempt_id, k.created_at
-    FROM probed p
-    JOIN us_known k ON k.learner_id = p.learner_id AND k.subject = p.subject
+WITH fresh AS (
+    SELECT learner_id, subject, attempt_id, created_at
+    FROM us_known
+    WHERE attempt_id IS NOT NULL          -- found by the probe (a verified pair has none)
     UNION ALL
     SELECT * FROM (SELECT DISTINCT ON (n.learner_id, n.subject) n.learner_id, n.subject, a.id, a.created_at
-                   FROM new_pairs n
+                   FROM us_new n
                    JOIN us_attempts a ON a.learner_id = n.learner_id AND (n.subject = '*' OR a.subject = n.subject)
                    ORDER BY n.learner_id, n.subject, a.created_at, a.id) first_of_day
 ), put AS (
@@ -208,7 +217,7 @@ WITH probed AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM put) AS first_seen_written,
-       (SELECT count(*) FROM probed) AS first_seen_probed;
+       (SELECT count(*) FROM us_unverified) AS first_seen_probed;
 
 -- step: compute-usage
 CREATE TEMP TABLE us_rows ON COMMIT DROP AS
