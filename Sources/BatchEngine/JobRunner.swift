@@ -259,14 +259,20 @@ public struct JobRunner: Sendable {
     /// milliseconds, so the compile time (about 0.35 s a statement here) was
     /// most of such a job (usage-stats: 0.44 s with JIT, 0.09 s without; BENCHMARKS.md).
     ///
-    /// `default_statistics_target = 10` because the only tables a job
-    /// ANALYZEs are its own temporary tables, whose statistics only steer
+    /// `default_statistics_target = 10` (for the transaction, or for the
+    /// connection of a job that runs without one; neither of those
+    /// ANALYZEs) because the only tables a job ANALYZEs are its own
+    /// temporary tables, whose statistics only steer
     /// the plans of the statements after them (row counts, and distinct
     /// counts for hash sizes). At the server default of 100, ANALYZE samples
     /// 30,000 rows and sorts every column of them: 40-57 ms for one day's
     /// first attempts at S, more than the statement that filled the table.
     /// At 10 it samples 3,000 rows in about 5 ms; the row count stays exact
-    /// while the table has fewer than 3,000 pages (BENCHMARKS.md).
+    /// while the table has fewer than 3,000 pages. Distinct counts get
+    /// rougher, so the job SQL does not lean on join estimates between temp
+    /// tables: set differences are `EXCEPT`s, which are hashed whatever
+    /// the estimate (BENCHMARKS.md, evening round: an anti-join estimated
+    /// at 1 row became a nested loop, 6 s at M).
     private func applyTimeouts(for job: JobDefinition, on connection: Connection, local: Bool) async throws {
         let t = config.timeouts(for: job.name)
         try await connection.query("""

@@ -13,8 +13,8 @@
 -- The day's attempts, read once, per (bad reason, learner, subcategory):
 -- the good ones in the mastery contexts become mu_day, the bad ones (any
 -- context) the report's counts.
--- perf = sum(credit) / count(*), credit 1 (correct, no hint),
--- :hint_credit (correct with a hint), 0 (wrong).
+-- perf = sum(credit) / attempts (both over the mastery contexts only),
+-- credit 1 (correct, no hint), :hint_credit (correct with a hint), 0 (wrong).
 CREATE TEMP TABLE mu_read ON COMMIT DROP AS
 SELECT bad_reason,
        learner_id,
@@ -170,8 +170,12 @@ FROM (
     UNION ALL
     -- The other touched pairs lost their row of D and have none later:
     -- their newest is an earlier row, one backward probe of the primary key.
+    -- (EXCEPT, not an anti-join: a set operation is hashed whatever the
+    -- temp tables' sampled statistics say; BENCHMARKS.md, evening round.)
     SELECT g.learner_id, g.subcategory, h.recorded_date, h.mastery_score
-    FROM mu_gone g
+    FROM (SELECT learner_id, subcategory FROM mu_gone
+          EXCEPT
+          SELECT learner_id, subcategory FROM mu_chain) g
     CROSS JOIN LATERAL (
         SELECT h.recorded_date, h.mastery_score
         FROM mastery_history h
@@ -179,7 +183,6 @@ FROM (
         ORDER BY h.recorded_date DESC
         LIMIT 1
     ) h
-    WHERE NOT EXISTS (SELECT 1 FROM mu_chain c WHERE c.learner_id = g.learner_id AND c.subcategory = g.subcategory)
 ) n
 ON CONFLICT (learner_id, subcategory) DO UPDATE
 SET mastery_score     = EXCLUDED.mastery_score,
