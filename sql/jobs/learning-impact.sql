@@ -114,16 +114,11 @@ SELECT count(*) FILTER (WHERE good) AS rows_read, :day::date - :from_day::date +
 FROM li_new;
 
 -- Bad rows among the attempts of D itself (each bad row is reported once,
--- by the run of its day), by first reason (the columns of
--- batch.bad_attempt_counts).
-SELECT count(*) FILTER (WHERE bad_reason = 'question_missing')   AS bad_question_missing,
-       count(*) FILTER (WHERE bad_reason = 'learner_missing')    AS bad_learner_missing,
-       count(*) FILTER (WHERE bad_reason = 'null_value')         AS bad_null_value,
-       count(*) FILTER (WHERE bad_reason = 'negative_time_sec')  AS bad_negative_time_sec,
-       count(*) FILTER (WHERE bad_reason = 'attempt_no_below_1') AS bad_attempt_no_below_1,
-       count(*) FILTER (WHERE bad_reason = 'unknown_context')    AS bad_unknown_context
-FROM li_new
-WHERE bad_reason IS NOT NULL AND created_at >= :window_start::timestamptz;
+-- by the run of its day), by first reason.
+SELECT *
+FROM batch.bad_reason_counts(ARRAY(
+    SELECT bad_reason FROM li_new
+    WHERE bad_reason IS NOT NULL AND created_at >= :window_start::timestamptz));
 
 -- step: update-aggregates
 -- The range's left-out first attempts.

@@ -63,18 +63,12 @@ FROM batch.checked_attempts
 WHERE created_at >= :window_start::timestamptz
   AND created_at <  :window_end::timestamptz;
 
--- The bad ones leave the table, counted by first reason (the columns of
--- batch.bad_attempt_counts, from this one read of the day).
+-- The bad ones leave the table, counted by first reason (from this one
+-- read of the day).
 WITH bad AS (
     DELETE FROM us_attempts WHERE bad_reason IS NOT NULL RETURNING bad_reason
 )
-SELECT count(*) FILTER (WHERE bad_reason = 'question_missing')   AS bad_question_missing,
-       count(*) FILTER (WHERE bad_reason = 'learner_missing')    AS bad_learner_missing,
-       count(*) FILTER (WHERE bad_reason = 'null_value')         AS bad_null_value,
-       count(*) FILTER (WHERE bad_reason = 'negative_time_sec')  AS bad_negative_time_sec,
-       count(*) FILTER (WHERE bad_reason = 'attempt_no_below_1') AS bad_attempt_no_below_1,
-       count(*) FILTER (WHERE bad_reason = 'unknown_context')    AS bad_unknown_context
-FROM bad;
+SELECT * FROM batch.bad_reason_counts(ARRAY(SELECT bad_reason FROM bad));
 ANALYZE us_attempts;
 
 CREATE TEMP TABLE us_sessions ON COMMIT DROP AS
