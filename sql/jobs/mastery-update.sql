@@ -40,17 +40,13 @@ WHERE bad_reason IS NULL AND attempts > 0;
 -- loops that are quadratic in the day's pairs (BENCHMARKS.md).
 ANALYZE mu_day;
 
--- Rows read, and the day's bad rows by first reason (the columns of
--- batch.bad_attempt_counts).
-SELECT (SELECT sum(attempts) FROM mu_day)::bigint                              AS rows_read,
-       coalesce(sum(all_contexts) FILTER (WHERE bad_reason = 'question_missing'), 0)   AS bad_question_missing,
-       coalesce(sum(all_contexts) FILTER (WHERE bad_reason = 'learner_missing'), 0)    AS bad_learner_missing,
-       coalesce(sum(all_contexts) FILTER (WHERE bad_reason = 'null_value'), 0)         AS bad_null_value,
-       coalesce(sum(all_contexts) FILTER (WHERE bad_reason = 'negative_time_sec'), 0)  AS bad_negative_time_sec,
-       coalesce(sum(all_contexts) FILTER (WHERE bad_reason = 'attempt_no_below_1'), 0) AS bad_attempt_no_below_1,
-       coalesce(sum(all_contexts) FILTER (WHERE bad_reason = 'unknown_context'), 0)    AS bad_unknown_context
-FROM mu_read
-WHERE bad_reason IS NOT NULL;
+-- Rows read, and the day's bad rows by first reason (each bad group's
+-- reason once per attempt in it).
+SELECT (SELECT sum(attempts) FROM mu_day)::bigint AS rows_read, b.*
+FROM batch.bad_reason_counts(ARRAY(
+    SELECT r.bad_reason
+    FROM mu_read r CROSS JOIN generate_series(1, r.all_contexts)
+    WHERE r.bad_reason IS NOT NULL)) b;
 
 -- step: compute-mastery
 -- The pairs D touches: practised on D, or holding a history row for D
