@@ -14,17 +14,22 @@
 -- last activity: its newest non-bad attempt created before T, else its
 -- started_at. (An attempt stamped before its session's start cannot move the
 -- end before the start: last activity is at least started_at.)
+-- The same read of each session's attempts lists its excluded ones before
+-- T (their first reasons) for the report's counts. Attempts at or after T
+-- are outside this run's window (an open session is still being used), not
+-- bad rows.
 CREATE TEMP TABLE sc_open ON COMMIT DROP AS
 SELECT s.id,
        s.started_at,
-       greatest(s.started_at, la.last_attempt_at) AS last_activity
+       greatest(s.started_at, la.last_attempt_at) AS last_activity,
+       la.bad_reasons
 FROM batch.checked_sessions s
 LEFT JOIN LATERAL (
-    SELECT max(a.created_at) AS last_attempt_at
+    SELECT max(a.created_at) FILTER (WHERE a.bad_reason IS NULL AND a.created_at < :at::timestamptz) AS last_attempt_at,
+           array_agg(a.bad_reason) FILTER (WHERE a.bad_reason IS NOT NULL
+                                             AND (a.created_at < :at::timestamptz OR a.created_at IS NULL)) AS bad_reasons
     FROM batch.checked_attempts a
     WHERE a.session_id = s.id
-      AND a.bad_reason IS NULL
-      AND a.created_at < :at::timestamptz
 ) la ON true
 WHERE s.ended_at IS NULL
   AND s.started_at < :at::timestamptz
@@ -32,8 +37,7 @@ WHERE s.ended_at IS NULL
 
 -- Rows read (open sessions examined) and bad rows, by first reason: open
 -- sessions the batch excludes, and the excluded attempts of the examined
--- sessions before T. Attempts at or after T are outside this run's window
--- (an open session is still being used), not bad rows.
+-- sessions (listed above).
 SELECT (SELECT count(*) FROM sc_open) AS rows_read,
        count(*) FILTER (WHERE s.bad_reason = 'null_value') AS bad_null_value
 FROM batch.checked_sessions s
@@ -41,16 +45,7 @@ WHERE s.ended_at IS NULL
   AND s.bad_reason IS NOT NULL
   AND (s.started_at < :at::timestamptz OR s.started_at IS NULL);
 
-SELECT count(*) FILTER (WHERE a.bad_reason = 'question_missing')                  AS bad_question_missing,
-       count(*) FILTER (WHERE a.bad_reason = 'learner_missing')                   AS bad_learner_missing,
-       count(*) FILTER (WHERE a.bad_reason = 'null_value')                        AS bad_null_value,
-       count(*) FILTER (WHERE a.bad_reason = 'negative_time_sec')                 AS bad_negative_time_sec,
-       count(*) FILTER (WHERE a.bad_reason = 'attempt_no_below_1')                AS bad_attempt_no_below_1,
-       count(*) FILTER (WHERE a.bad_reason = 'unknown_context')                   AS bad_unknown_context
-FROM batch.checked_attempts a
-JOIN sc_open o ON o.id = a.session_id
-WHERE a.bad_reason IS NOT NULL
-  AND (a.created_at < :at::timestamptz OR a.created_at IS NULL);
+SELECT * FROM batch.bad_reason_counts(ARRAY(SELECT unnest(o.bad_reasons) FROM sc_open o));
 
 -- step: close-idle
 -- Idle: last activity strictly before T - idle_minutes (exactly the timeout
