@@ -51,7 +51,7 @@ drills: deps
 	@STUDYBUDDY_DRILL_KILLS=$${STUDYBUDDY_DRILL_KILLS:-200} SWIFT=$(SWIFT) scripts/drills
 
 ## bench: release build, a throwaway cluster of its own (settings in scripts/bench), demo data at each of
-## SCALES (S 10k learners, M 50k, L 200k: L needs ~21 GB, its cluster goes to /var/tmp, and takes ~35 min), every job against
+## SCALES (S 10k learners, M 50k, L 200k: L needs ~21 GB and ~35 min; with L the run's cluster is on /var/tmp), every job against
 ## its floor; with S also 30 versus 300 days of history. `make bench SCALES="S"` for a quick run.
 bench: deps
 	@command -v psql >/dev/null || { echo "bench needs psql (postgresql-client)" >&2; exit 1; }
