@@ -14,10 +14,10 @@
 -- last activity: its newest non-bad attempt created before T, else its
 -- started_at. (An attempt stamped before its session's start cannot move the
 -- end before the start: last activity is at least started_at.)
--- The same read of each session's attempts lists its excluded ones before
--- T (their first reasons) for the report's counts. Attempts at or after T
--- are outside this run's window (an open session is still being used), not
--- bad rows.
+-- The same read of each session's attempts lists its excluded ones created
+-- before T or without a created_at (their first reasons) for the report's
+-- counts. Attempts at or after T are outside this run's window (an open
+-- session is still being used), not bad rows.
 CREATE TEMP TABLE sc_open ON COMMIT DROP AS
 SELECT s.id,
        s.started_at,
