@@ -90,14 +90,18 @@ WHERE started_at >= :window_start::timestamptz
   AND started_at <  :window_end::timestamptz;
 
 -- step: first-seen
--- The day's (learner, subject) pairs and (learner, '*').
+-- The day's (learner, subject) pairs and (learner, '*'); the learners come
+-- from the day's distinct pairs, not from a second pass over its attempts.
 CREATE TEMP TABLE us_pairs ON COMMIT DROP AS
-SELECT DISTINCT learner_id, subject
-FROM us_attempts
+WITH day_pairs AS (
+    SELECT DISTINCT learner_id, subject FROM us_attempts
+)
+SELECT learner_id, subject
+FROM day_pairs
 WHERE subject <> '*'            -- a subject spelled '*' is not supported (see above)
 UNION ALL
 SELECT DISTINCT learner_id, '*'
-FROM us_attempts;
+FROM day_pairs;
 ANALYZE us_pairs;
 
 -- Pairs whose kept witness holds: a good attempt of that learner (and
@@ -215,15 +219,27 @@ SELECT (SELECT count(*) FROM put) AS first_seen_written,
 
 -- step: compute-usage
 CREATE TEMP TABLE us_rows ON COMMIT DROP AS
-WITH att AS (
+-- The day's attempts are read once here, per subject; '*' is the sum of
+-- the subjects' rows (exact: integer sums). (A subject spelled '*', not
+-- supported, adds to the '*' row twice, as a grouping of the attempts under
+-- their subject and under '*' would.)
+WITH att_subject AS (
     SELECT subject,
            count(*)::int                            AS attempts,
            count(*) FILTER (WHERE correct)::int     AS correct,
            sum(time_sec)::bigint                    AS practice_seconds
-    FROM (SELECT subject, correct, time_sec FROM us_attempts
-          UNION ALL
-          SELECT '*', correct, time_sec FROM us_attempts) x
+    FROM us_attempts
     GROUP BY subject
+),
+att AS (
+    SELECT subject, attempts, correct, practice_seconds FROM att_subject WHERE subject <> '*'
+    UNION ALL
+    SELECT '*',
+           (sum(attempts) + coalesce(sum(attempts) FILTER (WHERE subject = '*'), 0))::int,
+           (sum(correct) + coalesce(sum(correct) FILTER (WHERE subject = '*'), 0))::int,
+           (sum(practice_seconds) + coalesce(sum(practice_seconds) FILTER (WHERE subject = '*'), 0))::bigint
+    FROM att_subject
+    HAVING count(*) > 0
 ),
 -- Active and new learners from the day's pairs (distinct already): new in
 -- S without a known (learner, S); new overall without any known pair.
@@ -261,7 +277,7 @@ SELECT k.subject,
        CASE WHEN s.ended > 0
             THEN s.ended_seconds::float8 / (60 * s.ended)::float8
        END                                            AS avg_session_minutes
-FROM (SELECT '*' AS subject UNION SELECT subject FROM us_attempts) k
+FROM (SELECT '*' AS subject UNION SELECT subject FROM att_subject) k
 LEFT JOIN att ON att.subject = k.subject
 LEFT JOIN learners n ON n.subject = k.subject
 LEFT JOIN ses s ON s.subject = k.subject;
