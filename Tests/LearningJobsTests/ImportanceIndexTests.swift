@@ -328,6 +328,29 @@ struct ImportanceIndexTests {
         }
     }
 
+    @Test("a kept plan keeps the rows a new computation no longer has; before its day they go")
+    func keptPlanRowsStay() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await db.connect()
+            try await Fixture(c).learner(1)
+            try await history(c, "a", "2026-11-20", 0.5)
+            try await history(c, "b", "2026-11-19", 0.2)
+            try await run(db)
+            let kept = try await plan(c)
+            #expect(kept.map(\.sub).sorted() == ["a", "b"])
+
+            // "a" is no longer eligible: a rerun on the plan's day keeps the plan as it is.
+            try await c.query("DELETE FROM mastery_history WHERE subcategory = 'a'")
+            let outcome = try await run(db, now: Self.onPlanDay)
+            #expect(try await plan(c) == kept)
+            #expect(outcome.report?.counters == ["plans_kept": 1])
+
+            // Before the plan's day the plan is replaced: "a" goes.
+            try await run(db)
+            #expect(try await plan(c).map(\.sub) == ["b"])
+        }
+    }
+
     @Test("an older D rewrites only its own plan, not importance_index")
     func olderDate() async throws {
         try await TestPostgres.withDatabase { db in

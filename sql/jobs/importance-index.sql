@@ -107,6 +107,12 @@ SELECT learner_id, subcategory, rank, importance,
 FROM remainders
 WHERE q + CASE WHEN by_remainder <= leftover THEN 1 ELSE 0 END > 0;
 
+-- Temp tables have no statistics until analyzed: unanalyzed, ii_plan and
+-- ii_kept were guessed small, and a rerun of a date whose plans exist
+-- planned the anti-join against them as a nested loop (BENCHMARKS.md,
+-- night round: 11 s at S, quadratic in the learners).
+ANALYZE ii_plan;
+
 -- Learners whose plan for D+1 is kept: D+1 is today or earlier and a plan
 -- exists (a child is using it or has used it).
 CREATE TEMP TABLE ii_kept ON COMMIT DROP AS
@@ -114,6 +120,8 @@ SELECT DISTINCT learner_id
 FROM plan_units
 WHERE plan_date = :day::date + 1
   AND :day::date + 1 <= :today::date;
+
+ANALYZE ii_kept;
 
 SELECT count(*)::int AS plans_kept FROM ii_kept;
 
@@ -150,11 +158,20 @@ WHERE (SELECT newest FROM ii_newest)
 -- The plan for (L, D+1) is replaced as a whole, unless kept: rows no longer
 -- in it go (all of them for a learner without eligible pairs), changed
 -- rows are upserted.
+-- When D+1 is today or earlier every learner with a row for D+1 is kept
+-- (ii_kept is exactly those learners), so only a D+1 after today loses
+-- rows. The rows that go are a set difference (EXCEPT: hashed or sorted,
+-- never a nested loop, whatever the statistics of plan_units say about a
+-- date it has just been given rows for), deleted by primary key.
 DELETE FROM plan_units p
+USING (SELECT learner_id, subcategory FROM plan_units
+       WHERE plan_date = :day::date + 1
+         AND :day::date + 1 > :today::date
+       EXCEPT
+       SELECT learner_id, subcategory FROM ii_plan) g
 WHERE p.plan_date = :day::date + 1
-  AND NOT EXISTS (SELECT 1 FROM ii_kept k WHERE k.learner_id = p.learner_id)
-  AND NOT EXISTS (SELECT 1 FROM ii_plan n
-                  WHERE n.learner_id = p.learner_id AND n.subcategory = p.subcategory);
+  AND p.learner_id = g.learner_id
+  AND p.subcategory = g.subcategory;
 
 INSERT INTO plan_units AS p
        (learner_id, plan_date, subcategory, questions, rank, importance)
