@@ -107,12 +107,8 @@ SELECT session_id,
        -- for the report: counted with the session, but warned about
        count(*) FILTER (WHERE counts AND after_end)::int                  AS after_end,
        -- for the report: the attempts that do not count, by first reason
-       count(*) FILTER (WHERE bad_reason = 'question_missing')::int       AS bad_question_missing,
-       count(*) FILTER (WHERE bad_reason = 'learner_missing')::int        AS bad_learner_missing,
-       count(*) FILTER (WHERE bad_reason = 'null_value')::int             AS bad_null_value,
-       count(*) FILTER (WHERE bad_reason = 'negative_time_sec')::int      AS bad_negative_time_sec,
-       count(*) FILTER (WHERE bad_reason = 'attempt_no_below_1')::int     AS bad_attempt_no_below_1,
-       count(*) FILTER (WHERE bad_reason = 'unknown_context')::int        AS bad_unknown_context,
+       -- (counted through batch.bad_reason_counts below)
+       array_agg(bad_reason) FILTER (WHERE bad_reason IS NOT NULL)        AS bad_reasons,
        count(*) FILTER (WHERE bad_reason IS NULL AND NOT counts)::int     AS bad_created_after_cut
 FROM (
     SELECT x.*,
@@ -148,15 +144,10 @@ GROUP BY session_id;
 
 -- Rows read (attempts that count) and the covered sessions' attempts the
 -- batch excludes, by first reason.
-SELECT sum(questions_attempted)    AS rows_read,
-       sum(bad_question_missing)   AS bad_question_missing,
-       sum(bad_learner_missing)    AS bad_learner_missing,
-       sum(bad_null_value)         AS bad_null_value,
-       sum(bad_negative_time_sec)  AS bad_negative_time_sec,
-       sum(bad_attempt_no_below_1) AS bad_attempt_no_below_1,
-       sum(bad_unknown_context)    AS bad_unknown_context,
-       sum(bad_created_after_cut)  AS bad_created_after_cut
-FROM sa_agg;
+SELECT (SELECT sum(questions_attempted) FROM sa_agg)   AS rows_read,
+       (SELECT sum(bad_created_after_cut) FROM sa_agg) AS bad_created_after_cut,
+       b.*
+FROM batch.bad_reason_counts(ARRAY(SELECT unnest(g.bad_reasons) FROM sa_agg g)) b;
 
 -- Counted with their session, but reported: attempts after the session's end.
 CREATE TEMP TABLE sa_warnings ON COMMIT DROP AS
