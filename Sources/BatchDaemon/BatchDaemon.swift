@@ -202,13 +202,12 @@ public final class BatchDaemon: Service, Sendable {
     }
 
     /// Runs left `running` whose job lock is free belong to dead processes.
+    /// The lock is only looked at, never taken: another daemon's run may be
+    /// about to take it.
     func markDeadRuns(on connection: Connection) async throws {
         let recorder = RunRecorder(connection: connection)
         for job in [JobRegistry.pipelineName] + registry.jobs.map(\.name) {
-            let lock = AdvisoryLockKey(name: job)
-            guard try await connection.tryAdvisoryLock(lock) else { continue }
-            let marked = try await recorder.markInterrupted(job: job, foundBy: nil, at: Date())
-            _ = try await connection.advisoryUnlock(lock)
+            let marked = try await recorder.markInterrupted(job: job, foundBy: nil, at: Date(), ifFree: AdvisoryLockKey(name: job))
             if marked > 0 { logger.warning("marked \(marked) run(s) of \(job) interrupted: their process is gone") }
         }
     }

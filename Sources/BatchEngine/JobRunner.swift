@@ -19,13 +19,20 @@ public struct RunRequest: Sendable {
     /// For the scheduler's retries: when the job is held elsewhere, do not
     /// record another `skipped` row (the first attempt recorded one).
     public var quietIfHeld: Bool
+    /// For pipeline members: how long to wait for a job lock held elsewhere
+    /// before the run counts as held (`nil`: do not wait; 0: no limit). The
+    /// usual holder is a session-close slot run that ends within a second;
+    /// without the wait, the nightly's session-close step would be skipped
+    /// and with it session-analytics, usage-stats and cleanup for the date.
+    public var lockWaitSeconds: Double?
 
     public init(job: String, logicalDate: LocalDate? = nil, at: Date? = nil, trigger: RunTrigger = .manual,
                 dryRun: Bool = false, parentRunID: Int64? = nil, args: RunArgs = RunArgs(), onlyIfNotDone: Bool = false,
-                quietIfHeld: Bool = false) {
+                quietIfHeld: Bool = false, lockWaitSeconds: Double? = nil) {
         self.job = job
         self.onlyIfNotDone = onlyIfNotDone
         self.quietIfHeld = quietIfHeld
+        self.lockWaitSeconds = lockWaitSeconds
         self.logicalDate = logicalDate
         self.at = at
         self.trigger = trigger
@@ -95,7 +102,7 @@ public struct JobRunner: Sendable {
             args: request.args, startedAt: Date())
 
         let lock = AdvisoryLockKey(name: job.name)
-        guard try await work.tryAdvisoryLock(lock) else {
+        guard try await takeLock(lock, job: job.name, waitingUpTo: request.lockWaitSeconds, on: work, recorder: recorder) else {
             let holder = try await recorder.holderDescription(job: job.name, lock: lock)
             if request.quietIfHeld { return RunOutcome(runID: nil, status: .skipped, report: nil, message: holder) }
             let id = try await recorder.skipped(start, code: "LOCKED", reason: holder)
@@ -273,6 +280,25 @@ public struct JobRunner: Sendable {
     /// tables: set differences are `EXCEPT`s, which are hashed whatever
     /// the estimate (BENCHMARKS.md, evening round: an anti-join estimated
     /// at 1 row became a nested loop, 6 s at M).
+    /// Tries the job's lock; when it is held and a wait is allowed, tries
+    /// again every 100 ms until it is free, the wait runs out, or the task is
+    /// cancelled (daemon stop). Polling rather than `pg_advisory_lock` keeps
+    /// the wait cancellable and leaves no waiting lock request behind.
+    private func takeLock(_ lock: AdvisoryLockKey, job: String, waitingUpTo seconds: Double?,
+                          on work: Connection, recorder: RunRecorder) async throws -> Bool {
+        if try await work.tryAdvisoryLock(lock) { return true }
+        guard let seconds, seconds >= 0 else { return false }
+        let holder = try await recorder.holderDescription(job: job, lock: lock)
+        logger.info("\(holder); waiting for it\(seconds > 0 ? " up to \(String(format: "%g", seconds)) s (lock_seconds)" : "")",
+                    metadata: ["job": "\(job)"])
+        let deadline = Date().addingTimeInterval(seconds)
+        while seconds == 0 || Date() < deadline {
+            do { try await Task.sleep(for: .milliseconds(100)) } catch { return false }
+            if try await work.tryAdvisoryLock(lock) { return true }
+        }
+        return false
+    }
+
     private func applyTimeouts(for job: JobDefinition, on connection: Connection, local: Bool) async throws {
         let t = config.timeouts(for: job.name)
         try await connection.query("""

@@ -202,7 +202,8 @@ public struct Orchestrator: Sendable {
                 var outcome: RunOutcome
                 do {
                     outcome = try await runner.run(RunRequest(job: member, logicalDate: date, trigger: trigger, dryRun: dryRun,
-                                                              parentRunID: parentID, args: args))
+                                                              parentRunID: parentID, args: args,
+                                                              lockWaitSeconds: runner.config.timeouts(for: member).lockSeconds))
                 } catch {
                     // The member could not even start (e.g. its connection
                     // failed): it counts as failed, the rest goes on.

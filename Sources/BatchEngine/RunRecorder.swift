@@ -53,9 +53,19 @@ public final class RunRecorder: Sendable {
         try await insert(start, status: .skipped, errorCode: code, errorMessage: reason)
     }
 
-    /// Marks runs of `job` left `running` by a process that is gone. Only
-    /// call while holding the job's advisory lock: that proves the holder died.
-    public func markInterrupted(job: String, foundBy runID: Int64?, at now: Date) async throws -> Int {
+    /// Marks runs of `job` left `running` by a process that is gone: call
+    /// it while holding the job's advisory lock (that proves the holder
+    /// died), or pass the lock as `ifFree`.
+    ///
+    /// With `ifFree`, the same statement tests that no session holds the
+    /// lock, so nobody else's run is disturbed: taking the lock just to look
+    /// (as the daemon's start did) made a pipeline member starting at that
+    /// moment in another process count as held, and its nightly as skipped.
+    /// A run's row is inserted after its lock is taken, so a row this
+    /// statement's snapshot sees belongs to a lock that is either still held
+    /// (nothing is marked) or released by a process that ended.
+    public func markInterrupted(job: String, foundBy runID: Int64?, at now: Date,
+                                ifFree lock: AdvisoryLockKey? = nil) async throws -> Int {
         let result = try await connection.query("""
             WITH stale AS (
                 UPDATE batch.job_runs
@@ -64,6 +74,11 @@ public final class RunRecorder: Sendable {
                     error_message = coalesce(error_message,
                         'the process ended before the run finished (found when a later run took the job''s lock)')
                 WHERE job = $1 AND status = 'running' AND id IS DISTINCT FROM $3
+                  AND ($4::int IS NULL OR NOT EXISTS (
+                      SELECT FROM pg_locks
+                      WHERE locktype = 'advisory' AND classid = ($4::int)::oid AND objid = ($5::int)::oid
+                        AND objsubid = 2 AND granted
+                        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())))
                 RETURNING id
             ), steps AS (
                 UPDATE batch.job_run_steps s SET status = 'interrupted', finished_at = $2
@@ -71,7 +86,7 @@ public final class RunRecorder: Sendable {
                 RETURNING 1
             )
             SELECT (SELECT count(*) FROM stale) AS runs
-            """, [job, now, runID])
+            """, [job, now, runID, lock?.namespace, lock?.key])
         return try result.first!.decode("runs", as: Int.self)
     }
 

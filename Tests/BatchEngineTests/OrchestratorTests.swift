@@ -123,4 +123,41 @@ struct OrchestratorTests {
             #expect(try await log(c) == ["a 2026-11-10", "c 2026-11-10"])
         }
     }
+
+    @Test("a member held elsewhere is waited for up to its lock_seconds; held longer, it and its dependents are skipped")
+    func memberWaitsForItsLock() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await prepare(db)
+            var config = BatchConfig()
+            config.timeouts.lockSeconds = 30
+            config.jobTimeouts["c"] = BatchConfig.Timeouts(lockSeconds: 0.3)
+            let o = try orchestrator(db, config: config)
+            let holder = try await db.connect()
+
+            // Held for a moment (a session-close slot run, say): the member waits and runs.
+            #expect(try await holder.tryAdvisoryLock(AdvisoryLockKey(name: "a")))
+            let waiting = Task { try await o.runPipeline(date: .d("2026-11-20"), trigger: .schedule, dryRun: false, args: RunArgs()) }
+            try await Task.sleep(for: .milliseconds(800))
+            #expect(try await log(c).isEmpty, "a waits while its lock is held")
+            #expect(try await holder.advisoryUnlock(AdvisoryLockKey(name: "a")))
+            let first = try await waiting.value
+            #expect(first.status == .succeeded)
+            #expect(try await log(c) == ["a 2026-11-20", "b 2026-11-20", "c 2026-11-20", "d 2026-11-20"])
+            #expect(try await c.query("SELECT 1 FROM batch.job_runs WHERE status <> 'succeeded'").rows.isEmpty)
+
+            // Held past c's lock_seconds: c is recorded held, d (after c) skipped, naming it.
+            try await c.query("DELETE FROM probe_log")
+            #expect(try await holder.tryAdvisoryLock(AdvisoryLockKey(name: "c")))
+            let began = Date()
+            let second = try await o.runPipeline(date: .d("2026-11-21"), trigger: .schedule, dryRun: false, args: RunArgs())
+            #expect(Date().timeIntervalSince(began) >= 0.3)
+            #expect(second.status == .skipped && second.exitStatus == .tryLater)
+            #expect(try await log(c) == ["a 2026-11-21", "b 2026-11-21"])
+            let rows = try await c.query("""
+                SELECT job || ':' || status || ':' || coalesce(error_code, '') AS r FROM batch.job_runs
+                WHERE logical_date = '2026-11-21' ORDER BY id
+                """).rows.map { try $0.decode("r", as: String.self) }
+            #expect(rows == ["nightly:skipped:", "a:succeeded:", "b:succeeded:", "c:skipped:LOCKED", "d:skipped:UPSTREAM"])
+        }
+    }
 }

@@ -155,6 +155,26 @@ struct RunnerTests {
         }
     }
 
+    @Test("a daemon start marks a left-running run interrupted only when its lock is free, without taking the lock")
+    func markIfFree() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await db.connect()
+            try await c.query("""
+                INSERT INTO batch.job_runs (job, trigger, status, started_at, host, pid)
+                VALUES ('probe-slow', 'manual', 'running', '2026-11-20T02:00:00Z', 'elsewhere', 1)
+                """)
+            let key = AdvisoryLockKey(name: "probe-slow")
+            let holder = try await db.connect()
+            #expect(try await holder.tryAdvisoryLock(key))
+            let recorder = RunRecorder(connection: c)
+            #expect(try await recorder.markInterrupted(job: "probe-slow", foundBy: nil, at: Date(), ifFree: key) == 0)
+            #expect(try await c.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").rows.isEmpty)
+            #expect(try await holder.advisoryUnlock(key))
+            #expect(try await recorder.markInterrupted(job: "probe-slow", foundBy: nil, at: Date(), ifFree: key) == 1)
+            #expect(try await c.query("SELECT status FROM batch.job_runs").first!.decode("status", as: String.self) == "interrupted")
+        }
+    }
+
     @Test("a run left running by a dead process is marked interrupted by the next run of the job")
     func staleRunInterrupted() async throws {
         try await TestPostgres.withDatabase { db in

@@ -186,9 +186,14 @@ struct DaemonProcessTests {
             let slots = try counts.map { try $0.decode("job", as: String.self) + " " + $0.decode("slot", as: String.self) }
             #expect(slots.filter { $0.hasPrefix("nightly") } == ["nightly 2026-11-21", "nightly 2026-11-22", "nightly 2026-11-23"])
             #expect(slots.contains("mastery-decay 00:00") && slots.contains("session-close 05:00"))
+            // On a failure, the whole run history says who ran what and why.
+            let history = try await c.query("""
+                SELECT string_agg(concat_ws(' ', id, parent_run_id, job, logical_date, trigger, status, pid, error_code, error_message),
+                                  E'\\n' ORDER BY id) AS h FROM batch.job_runs
+                """).first!.decode("h", as: String.self)
             for row in counts {
                 let what = try row.decode("job", as: String.self) + " " + row.decode("slot", as: String.self)
-                #expect(try row.decode("n", as: Int.self) == 1, "\(what) ran more than once")
+                #expect(try row.decode("n", as: Int.self) == 1, "\(what) ran more than once:\n\(history)")
             }
         }
     }
