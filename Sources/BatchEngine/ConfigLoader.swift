@@ -105,6 +105,9 @@ public enum ConfigLoader {
         try check(c.impact.minPerOpportunity >= 1, "impact.min_per_opportunity", "must be >= 1")
         try check(c.impact.minOpportunities >= 2, "impact.min_opportunities", "must be >= 2 (a slope needs two points)")
         try check(c.importance.target > 0 && c.importance.target <= 1, "importance.target", "must be in (0, 1]")
+        for (key, weight) in [("w_gap", c.importance.wGap), ("w_due", c.importance.wDue), ("w_impact", c.importance.wImpact)] {
+            try check(weight >= 0 && weight <= 1000, "importance.\(key)", "must be in [0, 1000]")
+        }
         try check(c.importance.activeDays >= 1, "importance.active_days", "must be >= 1")
         try check(c.importance.top >= 1, "importance.top", "must be >= 1")
         try check(c.importance.defaultDailyGoal >= 0, "importance.default_daily_goal", "must be >= 0")

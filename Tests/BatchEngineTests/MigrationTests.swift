@@ -171,6 +171,8 @@ struct ConfigTests {
         ("timezone = \"Mars/Olympus\"", "timezone"),
         ("[schedule]\nnightly = \"25:00\"", "schedule.nightly"),
         ("[mastery]\ncontexts = [\"homework\"]", "mastery.contexts"),
+        ("[importance]\nw_gap = -0.5", "importance.w_gap"),
+        ("[importance]\nw_impact = 1e9", "importance.w_impact"),
         ("[retention]\nbatch_size = 50000", "retention.batch_size"),
         ("[timeouts.cleanup]\nwait = 1", "timeouts.cleanup.wait"),
         ("[mastery\nalpha = 0.5", "line 1"),

@@ -34,16 +34,18 @@ struct ImportanceIndexTests {
         return Ref(gap: gap, due: due, liNorm: liNorm, importance: 0.5 * gap + 0.3 * due + 0.2 * liNorm)
     }
 
-    /// Largest remainder: quota over weights (in rank order), exact integers.
+    /// Largest remainder: quota over weights (in rank order), exact integers
+    /// (128-bit: a quota of 2e9 times a w of 1e12 does not fit 64 bits).
     static func split(_ quota: Int, _ weights: [Int]) -> [Int] {
-        let w = weights.reduce(0, +) == 0 ? weights.map { _ in 1 } : weights
+        let w = (weights.reduce(0, +) == 0 ? weights.map { _ in 1 } : weights).map { Int128($0) }
         let total = w.reduce(0, +)
-        var q = w.map { quota * $0 / total }
-        let r = w.indices.map { quota * w[$0] - q[$0] * total }
-        let leftover = quota - q.reduce(0, +)
+        let big = Int128(quota)
+        var q = w.map { big * $0 / total }
+        let r = w.indices.map { big * w[$0] - q[$0] * total }
+        let leftover = Int(big - q.reduce(0, +))
         let order = w.indices.sorted { r[$0] != r[$1] ? r[$0] > r[$1] : $0 < $1 }
         for i in order.prefix(leftover) { q[i] += 1 }
-        return q
+        return q.map { Int($0) }
     }
 
     // MARK: helpers
@@ -223,7 +225,7 @@ struct ImportanceIndexTests {
         }
     }
 
-    @Test("largest remainder over the top 5 only; subcategories with 0 units are left out")
+    @Test("largest remainder over the top 5 only, exact also for a goal of 2e9; subcategories with 0 units are left out")
     func largestRemainder() async throws {
         try await TestPostgres.withDatabase { db in
             let c = try await db.connect()
@@ -231,12 +233,15 @@ struct ImportanceIndexTests {
             try await f.learner(1, dailyGoal: 7)
             try await f.learner(2, dailyGoal: 2)
             try await f.learner(3, dailyGoal: 8)
+            // Q * W above 4e18: numeric products; 2e6 * W = 3.7e18: bigint, near the limit.
+            try await f.learner(4, dailyGoal: 2_000_000_000)
+            try await f.learner(5, dailyGoal: 2_000_000)
             let scores: [(String, Double, String)] = [("a", 0.0, "2026-11-20"), ("b", 0.2, "2026-11-15"), ("c", 0.4, "2026-11-10"),
                                                       ("d", 0.6, "2026-11-20"), ("e", 0.7, "2026-11-01"), ("f", 0.75, "2026-11-19")]
             for (sub, m0, date) in scores {
                 try await history(c, learner: 1, sub, date, m0)
                 try await history(c, learner: 2, sub, date, m0)
-                try await history(c, learner: 3, sub, date, m0)
+                for learner in 3...5 { try await history(c, learner: learner, sub, date, m0) }
             }
             try await run(db)
             let refs = scores.map { (sub: $0.0, ref: Self.ref($0.1, days: LocalDate.d($0.2).days(until: Self.day))) }
@@ -244,7 +249,7 @@ struct ImportanceIndexTests {
             #expect(try await index(c).map(\.sub) == refs.map(\.sub))
             #expect(try await index(c, learner: 2).map(\.sub) == refs.map(\.sub))
             let top = Array(refs.prefix(5))
-            for (learner, quota) in [(1, 7), (2, 2), (3, 8)] {
+            for (learner, quota) in [(1, 7), (2, 2), (3, 8), (4, 2_000_000_000), (5, 2_000_000)] {
                 let units = Self.split(quota, top.map(\.ref.w))
                 let expected = top.indices.filter { units[$0] > 0 }.map {
                     PlanRow(sub: top[$0].sub, questions: units[$0], rank: $0 + 1, importance: top[$0].ref.importance)

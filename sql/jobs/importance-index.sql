@@ -71,35 +71,48 @@ SELECT count(*) AS rows_read FROM ii_score;
 -- W = 0 every w = 1), q_i = floor(Q * w_i / W), r_i = Q * w_i - q_i * W;
 -- the Q - sum q_i leftover units go one each by r_i descending, ties by
 -- rank. Subcategories with 0 units are left out.
+-- w, W (a sum of :top of them), q_i <= Q and r_i < W fit a bigint (w is
+-- 1e12 per unit of importance; an importance too large for that already
+-- fails loudly with "bigint out of range" in compute-importance). Only the
+-- product Q * w_i may not: where Q * W is below 4e18 (judged in float8, far
+-- from the 9.2e18 limit; every realistic goal) the products are bigint,
+-- otherwise numeric. The same exact integers either way; bigint takes 60%
+-- of numeric's time (BENCHMARKS.md, night round 2).
 CREATE TEMP TABLE ii_plan ON COMMIT DROP AS
 WITH top AS (
-    SELECT learner_id, subcategory, rank, importance, w::numeric AS w
+    SELECT learner_id, subcategory, rank, importance, w
     FROM ii_score
     WHERE rank <= :top::int
 ),
 totals AS (
-    SELECT t.learner_id, sum(t.w) AS sum_w, count(*)::numeric AS n,
-           greatest(coalesce(min(l.daily_goal), :default_daily_goal::int), 0)::numeric AS quota
+    SELECT t.learner_id, sum(t.w)::bigint AS sum_w, count(*) AS n,
+           greatest(coalesce(min(l.daily_goal), :default_daily_goal::int), 0)::bigint AS quota
     FROM top t
     LEFT JOIN learners l ON l.id = t.learner_id
     GROUP BY t.learner_id
 ),
 weights AS (
     SELECT t.learner_id, t.subcategory, t.rank, t.importance, x.quota,
-           CASE WHEN x.sum_w = 0 THEN 1::numeric ELSE t.w END AS wi,
-           CASE WHEN x.sum_w = 0 THEN x.n ELSE x.sum_w END AS wt
+           CASE WHEN x.sum_w = 0 THEN 1::bigint ELSE t.w END AS wi,
+           CASE WHEN x.sum_w = 0 THEN x.n ELSE x.sum_w END AS wt,
+           x.quota::float8 * x.sum_w::float8 < 4e18::float8 AS small
     FROM top t
     JOIN totals x ON x.learner_id = t.learner_id
 ),
-shares AS (
-    SELECT learner_id, subcategory, rank, importance, quota, wt, wi,
-           div(quota * wi, wt) AS q
+quotients AS (
+    SELECT learner_id, subcategory, rank, importance, quota, wi, wt, small,
+           CASE WHEN small THEN quota * wi / wt ELSE div(quota::numeric * wi, wt)::bigint END AS q
     FROM weights
+),
+shares AS (
+    SELECT learner_id, subcategory, rank, importance, quota, q,
+           CASE WHEN small THEN quota * wi - q * wt ELSE (quota::numeric * wi - q::numeric * wt)::bigint END AS r
+    FROM quotients
 ),
 remainders AS (
     SELECT learner_id, subcategory, rank, importance, q,
            quota - sum(q) OVER (PARTITION BY learner_id) AS leftover,
-           row_number() OVER (PARTITION BY learner_id ORDER BY quota * wi - q * wt DESC, rank) AS by_remainder
+           row_number() OVER (PARTITION BY learner_id ORDER BY r DESC, rank) AS by_remainder
     FROM shares
 )
 SELECT learner_id, subcategory, rank, importance,
@@ -125,12 +138,29 @@ ANALYZE ii_kept;
 
 SELECT count(*)::int AS plans_kept FROM ii_kept;
 
+-- The existing plan rows for D+1 that may be replaced (D+1 after today; in
+-- production D+1 is today, so this is empty and a plan once written stays),
+-- with their ctid. The writes below join only these analyzed temp tables,
+-- and reach plan_units by ctid: right after a run wrote D+1's plans, the
+-- statistics of plan_units still say D+1 has no rows, and every join
+-- against "plan_units WHERE plan_date = D+1" was planned as a nested loop
+-- over all of them (14 s at S, quadratic; BENCHMARKS.md, night round 2).
+-- Only this job writes plan rows for a date after today, under its lock.
+CREATE TEMP TABLE ii_old ON COMMIT DROP AS
+SELECT ctid AS tid, learner_id, subcategory, questions, rank, importance
+FROM plan_units
+WHERE plan_date = :day::date + 1
+  AND :day::date + 1 > :today::date;
+
+ANALYZE ii_old;
+
 -- step: write-index
 -- importance_index holds the newest computation: only a run for a D at or
 -- after the newest stored as_of (or into an empty table) writes it, and
 -- then pairs no longer eligible go. An older D rewrites only its plan.
 CREATE TEMP TABLE ii_newest ON COMMIT DROP AS
-SELECT max(as_of) IS NULL OR :day::date >= max(as_of) AS newest
+SELECT max(as_of) IS NULL OR :day::date >= max(as_of) AS newest,
+       coalesce(max(as_of) = :day::date, false) AS rerun
 FROM importance_index;
 
 INSERT INTO importance_index AS t
@@ -149,38 +179,47 @@ WHERE (t.as_of, t.importance, t.gap, t.due, t.li_norm, t.rank)
       IS DISTINCT FROM
       (EXCLUDED.as_of, EXCLUDED.importance, EXCLUDED.gap, EXCLUDED.due, EXCLUDED.li_norm, EXCLUDED.rank);
 
+-- Pairs no longer eligible. After the upsert every eligible pair has
+-- as_of = D (a row with an older as_of differed in as_of, so it was
+-- rewritten): a row with an older as_of is one no longer eligible, found by
+-- a scan instead of an anti-join of the whole table against ii_score (about
+-- a tenth of the job at S). A row already at D that is no longer eligible
+-- can exist only on a rerun of the newest D (its input changed since):
+-- only then is the anti-join run.
 DELETE FROM importance_index t
 WHERE (SELECT newest FROM ii_newest)
+  AND t.as_of < :day::date;
+
+DELETE FROM importance_index t
+WHERE (SELECT newest AND rerun FROM ii_newest)
   AND NOT EXISTS (SELECT 1 FROM ii_score s
                   WHERE s.learner_id = t.learner_id AND s.subcategory = t.subcategory);
 
 -- step: write-plan
 -- The plan for (L, D+1) is replaced as a whole, unless kept: rows no longer
--- in it go (all of them for a learner without eligible pairs), changed
--- rows are upserted.
--- When D+1 is today or earlier every learner with a row for D+1 is kept
--- (ii_kept is exactly those learners), so only a D+1 after today loses
--- rows. The rows that go are a set difference (EXCEPT: hashed or sorted,
--- never a nested loop, whatever the statistics of plan_units say about a
--- date it has just been given rows for), deleted by primary key.
+-- in it go (all of them for a learner without eligible pairs), changed rows
+-- are updated, new ones inserted. Three statements rather than one INSERT
+-- ... ON CONFLICT: on the night's first run every row is new, and a plain
+-- insert takes 70% of the upsert's time (BENCHMARKS.md, night round 2).
 DELETE FROM plan_units p
-USING (SELECT learner_id, subcategory FROM plan_units
-       WHERE plan_date = :day::date + 1
-         AND :day::date + 1 > :today::date
-       EXCEPT
-       SELECT learner_id, subcategory FROM ii_plan) g
-WHERE p.plan_date = :day::date + 1
-  AND p.learner_id = g.learner_id
-  AND p.subcategory = g.subcategory;
+USING (SELECT o.tid FROM ii_old o
+       WHERE NOT EXISTS (SELECT 1 FROM ii_plan n
+                         WHERE n.learner_id = o.learner_id AND n.subcategory = o.subcategory)) g
+WHERE p.ctid = g.tid;
 
-INSERT INTO plan_units AS p
-       (learner_id, plan_date, subcategory, questions, rank, importance)
+UPDATE plan_units p
+SET questions  = n.questions,
+    rank       = n.rank,
+    importance = n.importance
+FROM ii_old o
+JOIN ii_plan n ON n.learner_id = o.learner_id AND n.subcategory = o.subcategory
+WHERE p.ctid = o.tid
+  AND (o.questions, o.rank, o.importance)
+      IS DISTINCT FROM (n.questions, n.rank, n.importance);
+
+INSERT INTO plan_units (learner_id, plan_date, subcategory, questions, rank, importance)
 SELECT n.learner_id, :day::date + 1, n.subcategory, n.questions, n.rank, n.importance
 FROM ii_plan n
 WHERE NOT EXISTS (SELECT 1 FROM ii_kept k WHERE k.learner_id = n.learner_id)
-ON CONFLICT (learner_id, plan_date, subcategory) DO UPDATE
-SET questions  = EXCLUDED.questions,
-    rank       = EXCLUDED.rank,
-    importance = EXCLUDED.importance
-WHERE (p.questions, p.rank, p.importance)
-      IS DISTINCT FROM (EXCLUDED.questions, EXCLUDED.rank, EXCLUDED.importance);
+  AND NOT EXISTS (SELECT 1 FROM ii_old o
+                  WHERE o.learner_id = n.learner_id AND o.subcategory = n.subcategory);
