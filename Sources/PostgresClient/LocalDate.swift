@@ -85,8 +85,14 @@ public struct LocalDate: Sendable, Hashable, Comparable, Codable, CustomStringCo
         return calendar.date(from: components).map { calendar.startOfDay(for: $0) }!
     }
 
+    /// `YYYY-MM-DD`, padded by hand (String(format:) pulls in Foundation's
+    /// formatting machinery, whose pages count in the process's RSS).
     public var description: String {
-        String(format: "%04d-%02d-%02d", year, month, day)
+        func pad(_ n: Int, _ width: Int) -> String {
+            let text = String(n)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
     }
 
     public static func < (lhs: LocalDate, rhs: LocalDate) -> Bool { lhs.dayNumber < rhs.dayNumber }

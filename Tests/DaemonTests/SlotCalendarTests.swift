@@ -69,4 +69,31 @@ struct SlotCalendarTests {
         #expect(iso(SlotCalendar.latestInterval(minutes: 15, atOrBefore: at("2026-11-24T06:14:59Z"))) == "2026-11-24T06:00:00.000Z")
         #expect(iso(SlotCalendar.nextInterval(minutes: 15, after: at("2026-11-24T06:15:00Z"))) == "2026-11-24T06:30:00.000Z")
     }
+
+    @Test("ISO instants: formatted in UTC to the millisecond; parsed whole, strictly, with any offset")
+    func isoInstants() {
+        #expect(iso(Date(timeIntervalSince1970: 1_795_000_000)) == "2026-11-18T11:06:40.000Z")
+        #expect(iso(Date(timeIntervalSince1970: 1_795_000_000.1234)) == "2026-11-18T11:06:40.123Z")
+        #expect(iso(Date(timeIntervalSince1970: 1_795_000_000.9999)) == "2026-11-18T11:06:41.000Z")
+        #expect(iso(Date(timeIntervalSince1970: -1.5)) == "1969-12-31T23:59:58.500Z")
+        #expect(iso(at("2024-02-29T23:59:59.5-01:30")) == "2024-03-01T01:29:59.500Z")
+        #expect(at("2026-11-24T06:00:00+01:00").timeIntervalSince1970 == 1_795_496_400)
+        #expect(at("2026-11-24T06:00:00.123456789Z").timeIntervalSince1970 == 1_795_500_000.123)
+        #expect(at("2026-11-24T06:00:00.5Z").timeIntervalSince1970 == 1_795_500_000.5)
+        for bad in ["2026-02-30T00:00:00Z", "2026-11-24T24:00:00Z", "2026-11-24T23:59:60Z", "2026-11-24T06:00:00+24:00",
+                    "2026-11-24T06:00:00", "2026-11-24 06:00:00Z", "2026-11-24T06:00:00Z ", "2026-11-24T06:00:00.Z",
+                    "2026-11-24T06:00:00Z'; DROP TABLE x", "2026-11-24T6:00:00Z", "+2026-11-24T06:00:00Z", ""] {
+            #expect(ISOInstant.parse(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test("a slot is described in local time with its offset name")
+    func describe() {
+        let instant = at("2026-11-25T01:00:00Z")
+        #expect(Schedules.describe(instant, in: TimeZone(identifier: "Europe/Berlin")!) == "2026-11-25 02:00 GMT+1")
+        #expect(Schedules.describe(at("2026-07-01T00:30:00Z"), in: TimeZone(identifier: "Europe/Berlin")!) == "2026-07-01 02:30 GMT+2")
+        #expect(Schedules.describe(instant, in: TimeZone(identifier: "America/New_York")!) == "2026-11-24 20:00 GMT-5")
+        #expect(Schedules.describe(instant, in: TimeZone(identifier: "Asia/Kolkata")!) == "2026-11-25 06:30 GMT+5:30")
+        #expect(Schedules.describe(instant, in: TimeZone(identifier: "UTC")!) == "2026-11-25 01:00 GMT")
+    }
 }
