@@ -155,14 +155,19 @@ struct RunnerTests {
         }
     }
 
+    /// A run row left `running` by a process on another host.
+    func leftRunning(_ job: String, on c: Connection) async throws {
+        try await c.query("""
+            INSERT INTO batch.job_runs (job, trigger, status, started_at, host, pid)
+            VALUES ($1, 'manual', 'running', '2026-11-20T02:00:00Z', 'elsewhere', 1)
+            """, [job])
+    }
+
     @Test("a daemon start marks a left-running run interrupted only when its lock is free, without taking the lock")
     func markIfFree() async throws {
         try await TestPostgres.withDatabase { db in
             let c = try await db.connect()
-            try await c.query("""
-                INSERT INTO batch.job_runs (job, trigger, status, started_at, host, pid)
-                VALUES ('probe-slow', 'manual', 'running', '2026-11-20T02:00:00Z', 'elsewhere', 1)
-                """)
+            try await leftRunning("probe-slow", on: c)
             let key = AdvisoryLockKey(name: "probe-slow")
             let holder = try await db.connect()
             #expect(try await holder.tryAdvisoryLock(key))
@@ -179,10 +184,7 @@ struct RunnerTests {
     func staleRunInterrupted() async throws {
         try await TestPostgres.withDatabase { db in
             let c = try await db.connect()
-            try await c.query("""
-                INSERT INTO batch.job_runs (job, trigger, status, started_at, host, pid)
-                VALUES ('probe-breaking', 'manual', 'running', '2026-11-20T02:00:00Z', 'gone', 1)
-                """)
+            try await leftRunning("probe-breaking", on: c)
             try await c.query("INSERT INTO batch.job_runs (job, trigger, status, started_at) VALUES ('other', 'manual', 'running', now())")
             _ = try await TestRunner(database: db, registry: Self.registry).run("probe-breaking", .d("2026-11-20"))
             let statuses = try await c.query("SELECT job, status FROM batch.job_runs ORDER BY id").rows
