@@ -255,6 +255,26 @@ public struct JobRunner: Sendable {
         }
     }
 
+    /// Tries the job's lock; when it is held and a wait is allowed, tries
+    /// again every 100 ms until it is free or the wait runs out. Polling
+    /// rather than `pg_advisory_lock` keeps the wait cancellable and leaves
+    /// no waiting lock request behind. A cancelled wait (daemon stop) throws
+    /// CancellationError: the run did not start, and was not "held".
+    private func takeLock(_ lock: AdvisoryLockKey, job: String, waitingUpTo seconds: Double?,
+                          on work: Connection, recorder: RunRecorder) async throws -> Bool {
+        if try await work.tryAdvisoryLock(lock) { return true }
+        guard let seconds, seconds >= 0 else { return false }
+        let holder = try await recorder.holderDescription(job: job, lock: lock)
+        logger.info("\(holder); waiting for it\(seconds > 0 ? " up to \(String(format: "%g", seconds)) s (lock_seconds)" : "")",
+                    metadata: ["job": "\(job)"])
+        let deadline = Date().addingTimeInterval(seconds)
+        while seconds == 0 || Date() < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            if try await work.tryAdvisoryLock(lock) { return true }
+        }
+        return false
+    }
+
     /// `statement_timeout`, `lock_timeout` and
     /// `idle_in_transaction_session_timeout` of the job's config, and
     /// `jit = off`: for its transaction (`local`), or for the session of a
@@ -280,24 +300,6 @@ public struct JobRunner: Sendable {
     /// tables: set differences are `EXCEPT`s, which are hashed whatever
     /// the estimate (BENCHMARKS.md, evening round: an anti-join estimated
     /// at 1 row became a nested loop, 6 s at M).
-    /// Tries the job's lock; when it is held and a wait is allowed, tries
-    /// again every 100 ms until it is free, the wait runs out, or the task is
-    /// cancelled (daemon stop). Polling rather than `pg_advisory_lock` keeps
-    /// the wait cancellable and leaves no waiting lock request behind.
-    private func takeLock(_ lock: AdvisoryLockKey, job: String, waitingUpTo seconds: Double?,
-                          on work: Connection, recorder: RunRecorder) async throws -> Bool {
-        if try await work.tryAdvisoryLock(lock) { return true }
-        guard let seconds, seconds >= 0 else { return false }
-        let holder = try await recorder.holderDescription(job: job, lock: lock)
-        logger.info("\(holder); waiting for it\(seconds > 0 ? " up to \(String(format: "%g", seconds)) s (lock_seconds)" : "")",
-                    metadata: ["job": "\(job)"])
-        let deadline = Date().addingTimeInterval(seconds)
-        while seconds == 0 || Date() < deadline {
-            do { try await Task.sleep(for: .milliseconds(100)) } catch { return false }
-            if try await work.tryAdvisoryLock(lock) { return true }
-        }
-        return false
-    }
 
     private func applyTimeouts(for job: JobDefinition, on connection: Connection, local: Bool) async throws {
         let t = config.timeouts(for: job.name)

@@ -207,8 +207,13 @@ public struct Orchestrator: Sendable {
                 } catch {
                     // The member could not even start (e.g. its connection
                     // failed): it counts as failed, the rest goes on.
-                    logger.error("\(member) \(date) could not run: \(BatchError.classify(error).message)")
-                    outcome = RunOutcome(runID: nil, status: .failed, report: nil, message: BatchError.classify(error).message)
+                    if error is CancellationError {
+                        // Stopped while waiting for the member's lock: it never started.
+                        outcome = RunOutcome(runID: nil, status: .interrupted, report: nil, message: "stopped before it started")
+                    } else {
+                        logger.error("\(member) \(date) could not run: \(BatchError.classify(error).message)")
+                        outcome = RunOutcome(runID: nil, status: .failed, report: nil, message: BatchError.classify(error).message)
+                    }
                     outcome.retryable = JobRunner.isConnectionLoss(error)
                 }
                 retryable = retryable || outcome.retryable

@@ -72,7 +72,7 @@ public final class RunRecorder: Sendable {
                 SET status = 'interrupted', finished_at = $2,
                     duration_ms = GREATEST(0, (extract(epoch FROM $2::timestamptz - started_at) * 1000)::bigint),
                     error_message = coalesce(error_message,
-                        'the process ended before the run finished (found when a later run took the job''s lock)')
+                        'the process ended before the run finished (found when the job''s lock was free)')
                 WHERE job = $1 AND status = 'running' AND id IS DISTINCT FROM $3
                   AND ($4::int IS NULL OR NOT EXISTS (
                       SELECT FROM pg_locks

@@ -37,7 +37,8 @@ struct ImportanceIndexTests {
     /// Largest remainder: quota over weights (in rank order), exact integers
     /// (128-bit: a quota of 2e9 times a w of 1e12 does not fit 64 bits).
     static func split(_ quota: Int, _ weights: [Int]) -> [Int] {
-        let w = (weights.reduce(0, +) == 0 ? weights.map { _ in 1 } : weights).map { Int128($0) }
+        let wide = weights.map { Int128($0) }
+        let w = wide.reduce(0, +) == 0 ? wide.map { _ in Int128(1) } : wide
         let total = w.reduce(0, +)
         let big = Int128(quota)
         var q = w.map { big * $0 / total }
@@ -268,6 +269,34 @@ struct ImportanceIndexTests {
             #expect(try await plan(c, learner: 3).map(\.questions) == [2, 2, 2, 2])
             #expect(try await index(c).count == 6)
             #expect(!(try await plan(c)).map(\.sub).contains(refs[5].sub))   // rank 6 is never planned
+        }
+    }
+
+    @Test("negative and huge w (li_norm of negative slopes) split exactly, as numeric did")
+    func extremeWeights() async throws {
+        // A negative LI over a tiny positive maximum: li_norm -1e7, w about -2e18 (mixed signs).
+        // Every LI negative: li_norm 1e7 for each, w about 2e18, W beyond a bigint.
+        for impacts in [[("a", 1e-7), ("b", -1.0)], [("a", -1e-7), ("b", -1.0), ("c", -1.0), ("d", -2.0), ("e", -1.5)]] {
+            try await TestPostgres.withDatabase { db in
+                let c = try await db.connect()
+                try await Fixture(c).learner(1, dailyGoal: 20)
+                let maxLI = impacts.map(\.1).max()!
+                for (sub, li) in impacts {
+                    try await history(c, sub, "2026-11-20", 0.5)
+                    try await impact(c, sub, li)
+                }
+                try await run(db)
+                let refs = impacts.map { (sub: $0.0, ref: Self.ref(0.5, days: 0, liNorm: $0.1 / maxLI)) }
+                    .sorted { $0.ref.w != $1.ref.w ? $0.ref.w > $1.ref.w : $0.sub < $1.sub }
+                #expect(try await index(c).map(\.sub) == refs.map(\.sub))
+                let top = Array(refs.prefix(5))
+                let units = Self.split(20, top.map(\.ref.w))
+                let expected = top.indices.filter { units[$0] > 0 }.map {
+                    PlanRow(sub: top[$0].sub, questions: units[$0], rank: $0 + 1, importance: top[$0].ref.importance)
+                }
+                #expect(!expected.isEmpty)
+                #expect(try await plan(c) == expected)
+            }
         }
     }
 

@@ -71,13 +71,16 @@ SELECT count(*) AS rows_read FROM ii_score;
 -- W = 0 every w = 1), q_i = floor(Q * w_i / W), r_i = Q * w_i - q_i * W;
 -- the Q - sum q_i leftover units go one each by r_i descending, ties by
 -- rank. Subcategories with 0 units are left out.
--- w, W (a sum of :top of them), q_i <= Q and r_i < W fit a bigint (w is
--- 1e12 per unit of importance; an importance too large for that already
--- fails loudly with "bigint out of range" in compute-importance). Only the
--- product Q * w_i may not: where Q * W is below 4e18 (judged in float8, far
--- from the 9.2e18 limit; every realistic goal) the products are bigint,
--- otherwise numeric. The same exact integers either way; bigint takes 60%
--- of numeric's time (BENCHMARKS.md, night round 2).
+-- The products Q * w_i and q_i * W are bigint where that is safe, else
+-- numeric: the same exact integers either way (both divisions truncate),
+-- and bigint takes 60% of numeric's time (BENCHMARKS.md, night round 2).
+-- Safe: max(Q, 1) * sum |w_i| < 4e18 (judged in float8, far from the
+-- 9.2e18 limit). Then |W|, |Q * w_i|, |q_i| and |q_i * W| (<= |Q * w_i|)
+-- and |r_i| (< |W|) all stay below 4e18. w can be negative or huge (li_norm
+-- is a ratio of slopes: a negative LI over a tiny positive maximum), so the
+-- bound is on the absolute values, and W stays numeric until it is known
+-- to fit. The per-learner values and q_i are MATERIALIZED CTEs: inlined,
+-- their CASEs were evaluated once per reference (165 ms instead of 113).
 CREATE TEMP TABLE ii_plan ON COMMIT DROP AS
 WITH top AS (
     SELECT learner_id, subcategory, rank, importance, w
@@ -85,34 +88,39 @@ WITH top AS (
     WHERE rank <= :top::int
 ),
 totals AS (
-    SELECT t.learner_id, sum(t.w)::bigint AS sum_w, count(*) AS n,
+    SELECT t.learner_id, sum(t.w) AS sum_w, sum(abs(t.w)) AS sum_abs, count(*) AS n,
            greatest(coalesce(min(l.daily_goal), :default_daily_goal::int), 0)::bigint AS quota
     FROM top t
     LEFT JOIN learners l ON l.id = t.learner_id
     GROUP BY t.learner_id
 ),
-weights AS (
-    SELECT t.learner_id, t.subcategory, t.rank, t.importance, x.quota,
-           CASE WHEN x.sum_w = 0 THEN 1::bigint ELSE t.w END AS wi,
-           CASE WHEN x.sum_w = 0 THEN x.n ELSE x.sum_w END AS wt,
-           x.quota::float8 * x.sum_w::float8 < 4e18::float8 AS small
-    FROM top t
-    JOIN totals x ON x.learner_id = t.learner_id
+learner_split AS MATERIALIZED (
+    SELECT learner_id, quota, all_zero, small, wt, CASE WHEN small THEN wt::bigint END AS wt_small
+    FROM (SELECT learner_id, quota, sum_w = 0 AS all_zero,
+                 CASE WHEN sum_w = 0 THEN n::numeric ELSE sum_w END AS wt,
+                 greatest(quota, 1)::float8 * sum_abs::float8 < 4e18::float8 AS small
+          FROM totals) x
 ),
-quotients AS (
-    SELECT learner_id, subcategory, rank, importance, quota, wi, wt, small,
-           CASE WHEN small THEN quota * wi / wt ELSE div(quota::numeric * wi, wt)::bigint END AS q
-    FROM weights
+quotients AS MATERIALIZED (
+    SELECT t.learner_id, t.subcategory, t.rank, t.importance, x.quota, x.small, x.wt, x.wt_small, w.wi,
+           CASE WHEN x.small THEN x.quota * w.wi / x.wt_small
+                ELSE div(x.quota::numeric * w.wi, x.wt)::bigint END AS q
+    FROM top t
+    JOIN learner_split x ON x.learner_id = t.learner_id
+    CROSS JOIN LATERAL (SELECT CASE WHEN x.all_zero THEN 1::bigint ELSE t.w END AS wi) w
 ),
 shares AS (
+    -- r_i in bigint, or in numeric (|r_i| < |W| may not fit a bigint);
+    -- one of the two is NULL for all of a learner's rows
     SELECT learner_id, subcategory, rank, importance, quota, q,
-           CASE WHEN small THEN quota * wi - q * wt ELSE (quota::numeric * wi - q::numeric * wt)::bigint END AS r
+           CASE WHEN small THEN quota * wi - q * wt_small END AS r_small,
+           CASE WHEN NOT small THEN quota::numeric * wi - q::numeric * wt END AS r_big
     FROM quotients
 ),
 remainders AS (
     SELECT learner_id, subcategory, rank, importance, q,
            quota - sum(q) OVER (PARTITION BY learner_id) AS leftover,
-           row_number() OVER (PARTITION BY learner_id ORDER BY r DESC, rank) AS by_remainder
+           row_number() OVER (PARTITION BY learner_id ORDER BY r_small DESC, r_big DESC, rank) AS by_remainder
     FROM shares
 )
 SELECT learner_id, subcategory, rank, importance,
