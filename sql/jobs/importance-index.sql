@@ -73,7 +73,7 @@ SELECT count(*) AS rows_read FROM ii_score;
 -- rank. Subcategories with 0 units are left out.
 -- The products Q * w_i and q_i * W are bigint where that is safe, else
 -- numeric: the same exact integers either way (both divisions truncate),
--- and bigint takes 60% of numeric's time (BENCHMARKS.md, night round 2).
+-- and the statement takes 113 ms instead of 164 at S (BENCHMARKS.md, night round 2).
 -- Safe: max(Q, 1) * sum |w_i| < 4e18 (judged in float8, far from the
 -- 9.2e18 limit). Then |W|, |Q * w_i|, |q_i| and |q_i * W| (<= |Q * w_i|)
 -- and |r_i| (< |W|) all stay below 4e18. w can be negative or huge (li_norm
