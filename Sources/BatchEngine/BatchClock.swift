@@ -87,17 +87,14 @@ public enum ISOInstant {
         let (seconds, milliseconds) = floorDivision(total, 1000)
         let (days, secondOfDay) = floorDivision(seconds, 86_400)
         let day = LocalDate(dayNumber: days).description
-        let time = [secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60].map { pad($0) }.joined(separator: ":")
-        return day + "T" + time + "." + pad(milliseconds, width: 3) + "Z"
+        let time = [secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60]
+            .map { LocalDate.zeroPadded($0) }.joined(separator: ":")
+        return day + "T" + time + "." + LocalDate.zeroPadded(milliseconds, width: 3) + "Z"
     }
 
-    /// Zero-padded decimal digits of a non-negative number.
-    static func pad(_ value: Int, width: Int = 2) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-
-    private static func floorDivision(_ a: Int, _ b: Int) -> (Int, Int) {
+    /// Quotient and remainder rounded toward minus infinity (the remainder
+    /// is never negative): a day number and second of day before 1970 too.
+    static func floorDivision(_ a: Int, _ b: Int) -> (Int, Int) {
         let r = a % b
         return r < 0 ? (a / b - 1, r + b) : (a / b, r)
     }

@@ -300,7 +300,6 @@ public struct JobRunner: Sendable {
     /// tables: set differences are `EXCEPT`s, which are hashed whatever
     /// the estimate (BENCHMARKS.md, evening round: an anti-join estimated
     /// at 1 row became a nested loop, 6 s at M).
-
     private func applyTimeouts(for job: JobDefinition, on connection: Connection, local: Bool) async throws {
         let t = config.timeouts(for: job.name)
         try await connection.query("""

@@ -42,9 +42,8 @@ public enum Schedules {
     /// about 4 MB of RSS for one status line.
     public static func describe(_ date: Date, in zone: TimeZone) -> String {
         let local = Int(date.timeIntervalSince1970.rounded(.down)) + zone.secondsFromGMT(for: date)
-        let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
-        let secondOfDay = local - days * 86_400
-        let time = ISOInstant.pad(secondOfDay / 3600) + ":" + ISOInstant.pad(secondOfDay / 60 % 60)
+        let (days, secondOfDay) = ISOInstant.floorDivision(local, 86_400)
+        let time = LocalDate.zeroPadded(secondOfDay / 3600) + ":" + LocalDate.zeroPadded(secondOfDay / 60 % 60)
         return LocalDate(dayNumber: days).description + " " + time + " " + (zone.abbreviation(for: date) ?? "GMT")
     }
 }

@@ -85,14 +85,17 @@ public struct LocalDate: Sendable, Hashable, Comparable, Codable, CustomStringCo
         return calendar.date(from: components).map { calendar.startOfDay(for: $0) }!
     }
 
-    /// `YYYY-MM-DD`, padded by hand (String(format:) pulls in Foundation's
-    /// formatting machinery, whose pages count in the process's RSS).
+    /// `YYYY-MM-DD`, padded by hand like the instants of `ISOInstant`
+    /// (no Foundation formatting, which costs RSS; BENCHMARKS.md).
     public var description: String {
-        func pad(_ n: Int, _ width: Int) -> String {
-            let text = String(n)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
+        "\(Self.zeroPadded(year, width: 4))-\(Self.zeroPadded(month))-\(Self.zeroPadded(day))"
+    }
+
+    /// The decimal digits of a non-negative number, zero-padded to `width`:
+    /// for the date and time texts written by hand.
+    public static func zeroPadded(_ value: Int, width: Int = 2) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
     }
 
     public static func < (lhs: LocalDate, rhs: LocalDate) -> Bool { lhs.dayNumber < rhs.dayNumber }
