@@ -74,15 +74,38 @@ public final class BatchDaemon: Service, Sendable {
 
     /// WATCHDOG=1 at half the interval systemd expects. It runs on the
     /// cooperative pool like the scheduler loop (libpq waits happen off the
-    /// pool), so pings continue while a statement runs and stop when the
-    /// process's own loop is stuck.
+    /// pool), so pings continue while a statement runs within its
+    /// statement_timeout. They stop when the process's own loop is stuck,
+    /// and when a job's statement has waited more than
+    /// `watchdogMargin` past its statement_timeout: the server would have
+    /// ended it, so it cannot answer (a dead network path, a stopped
+    /// backend), and libpq would wait forever. systemd then restarts the
+    /// daemon, whose start marks the stuck run interrupted.
     func watchdogLoop() async {
         guard let interval = notifier.watchdogInterval else { return }
+        let margin = max(Self.watchdogMargin, interval)
+        var withheld = false
         while !Task.isCancelled {
-            notifier.watchdog()
+            if let waited = StatementWatch.shared.overdue(margin: margin) {
+                if !withheld {
+                    logger.error("""
+                        a statement has waited \(waited.components.seconds) s, more than its statement_timeout plus \(margin.components.seconds) s: \
+                        PostgreSQL no longer answers on that connection; WATCHDOG=1 withheld so that systemd restarts the daemon
+                        """)
+                    notifier.status("stuck: a statement waits beyond its statement_timeout; watchdog pings withheld")
+                    withheld = true
+                }
+            } else {
+                notifier.watchdog()
+                withheld = false
+            }
             try? await Task.sleep(for: interval / 2)
         }
     }
+
+    /// How far past its statement_timeout a statement may wait before the
+    /// watchdog pings stop (at least one watchdog interval).
+    static let watchdogMargin: Duration = .seconds(5)
 
     /// SIGHUP: RELOADING=1, reread the config (a bad one is rejected and the
     /// old one kept, with the reason logged), rewrite the schedule, READY=1.
@@ -147,6 +170,7 @@ public final class BatchDaemon: Service, Sendable {
             if await state.stopping { return }
             if await run(slot, trigger: .schedule, config: config) {
                 handled[slot.job] = slot.instant
+                await refreshSchedule(config)
             } else {
                 await backoffAfterFailure()
             }
@@ -162,6 +186,8 @@ public final class BatchDaemon: Service, Sendable {
             let config = await state.config
             try validateJobTables(config)
             let target = try target(config)
+            // An unwritable report folder would fail every slot; say so now (exit 2).
+            try ReportWriter(directory: ReportWriter.directory(config: config)).prepare()
             do {
                 let connection = try await target.connect(for: "daemon")
                 try await checkSchema(on: connection)
@@ -289,9 +315,12 @@ public final class BatchDaemon: Service, Sendable {
         // A slot held elsewhere is tried again until it ran (here or there);
         // only the first attempt records its `skipped` row.
         let quiet = await state.heldBefore(slot.key)
+        let configPath = options.configPath
         let task = await state.start {
             do {
-                let args = RunArgs(date: slot.logicalDate, at: slot.logicalDate == nil ? ISOInstant.format(slot.instant) : nil)
+                let redacted = orchestrator.runner.target.redacted
+                let args = RunArgs(date: slot.logicalDate, at: slot.logicalDate == nil ? ISOInstant.format(slot.instant) : nil,
+                                   database: redacted.isEmpty ? nil : redacted, config: configPath)
                 if slot.job == JobRegistry.pipelineName, let day = slot.logicalDate {
                     let outcome = try await orchestrator.runPipeline(date: day, trigger: trigger, dryRun: false, args: args,
                                                                      onlyIfNotDone: true, quietIfHeld: quiet)
@@ -324,6 +353,19 @@ public final class BatchDaemon: Service, Sendable {
             return false
         }
         return true
+    }
+
+    /// Rewrites `batch.job_schedule` after a slot ran, so that its
+    /// `next_due` (and `batch.job_status`'s next due slot) moves on with the
+    /// daemon instead of showing the slot after its start. A failure only
+    /// leaves the old values; it is logged, never fatal.
+    func refreshSchedule(_ config: BatchConfig) async {
+        do {
+            let connection = try await target(config).connect(for: "schedule")
+            try await ScheduleTable.write(registry: registry, config: config, clock: clock, on: connection)
+        } catch {
+            logger.warning("batch.job_schedule not refreshed: \(BatchError.classify(error).message)")
+        }
     }
 
     func backoffAfterFailure() async {

@@ -8,8 +8,11 @@ public enum AppSchemaCheck {
     public static let requiredColumns: [String: [String]] = [
         "learners": ["id", "daily_goal", "created_at"],
         "questions": ["id", "subject", "topic", "subcategory"],
-        "sessions": ["id", "learner_id", "subject", "started_at", "ended_at", "duration_sec", "end_reason"],
-        "attempts": ["id", "learner_id", "question_id", "session_id", "attempt_no", "context",
+        // topic, units, created_at, updated_at and user_answer only for the
+        // bad-row test ("a NULL where the table has none", migration 0013)
+        "sessions": ["id", "learner_id", "subject", "topic", "started_at", "ended_at", "duration_sec", "end_reason",
+                     "units", "created_at", "updated_at"],
+        "attempts": ["id", "learner_id", "question_id", "session_id", "attempt_no", "context", "user_answer",
                      "correct", "time_sec", "hint_used", "created_at"],
     ]
 

@@ -10,9 +10,10 @@ public struct DatabaseTarget: Sendable {
     public init(flag: String?, config: BatchConfig,
                 environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let conninfo: String
-        if let flag, !flag.isEmpty { conninfo = flag }
-        else if let url = environment["DATABASE_URL"], !url.isEmpty { conninfo = url }
-        else { conninfo = config.database }
+        let source: String
+        if let flag, !flag.isEmpty { conninfo = flag; source = "--database" }
+        else if let url = environment["DATABASE_URL"], !url.isEmpty { conninfo = url; source = "DATABASE_URL" }
+        else { conninfo = config.database; source = "the config's `database`" }
         var password: String?
         if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
             let path = (directory as NSString).appendingPathComponent("db-password")
@@ -25,6 +26,16 @@ public struct DatabaseTarget: Sendable {
             }
         }
         options = ConnectionOptions(conninfo: conninfo, password: password)
+        // A string libpq rejects (an unknown keyword, a bad URI) is a
+        // configuration error: exit 2, so that a timer unit's
+        // SuccessExitStatus=75 does not hide it and the daemon's
+        // RestartPreventExitStatus=2 stops it, instead of waiting for a
+        // database it can never reach.
+        if let reason = options.parseError {
+            throw BatchError.usage(
+                "\(source) is not a valid PostgreSQL connection string: \(reason); "
+                    + "write it as key=value pairs (host=... dbname=...) or a postgresql:// URI")
+        }
     }
 
     /// Options for one purpose, e.g. `studybuddy-batch/mastery-update`.

@@ -105,9 +105,7 @@ public struct JobRunner: Sendable {
         guard try await takeLock(lock, job: job.name, waitingUpTo: request.lockWaitSeconds, on: work, recorder: recorder) else {
             let holder = try await recorder.holderDescription(job: job.name, lock: lock)
             if request.quietIfHeld { return RunOutcome(runID: nil, status: .skipped, report: nil, message: holder) }
-            let id = try await recorder.skipped(start, code: "LOCKED", reason: holder)
-            logger.warning("\(holder); recorded run \(id) as skipped", metadata: ["job": "\(job.name)"])
-            return RunOutcome(runID: id, status: .skipped, report: nil, message: holder)
+            return try await recordSkipped(start, code: "LOCKED", reason: holder, recorder: recorder)
         }
         do {
             let outcome = try await runHoldingLock(job: job, request: request, work: work, recorder: recorder,
@@ -224,6 +222,34 @@ public struct JobRunner: Sendable {
         return outcome
     }
 
+    /// Records a run that did not start, as every run is recorded: its
+    /// `skipped` row (error_code `LOCKED` or `UPSTREAM`) with its report, the
+    /// report file and the summary. The run took no time and wrote nothing.
+    public func recordSkipped(_ start: RunRecorder.Start, code: String, reason: String,
+                              recorder: RunRecorder) async throws -> RunOutcome {
+        let id = try await recorder.skipped(start, code: code, reason: reason)
+        let hint = code == "LOCKED"
+            ? "the other run goes on; run this one again when it has finished (the daemon retries a held slot by itself)"
+            : "fix the upstream job's failure, then rerun this date"
+        var report = RunReport(
+            runId: id, parentRunId: start.parentRunID, job: start.job, logicalDate: start.logicalDate,
+            window: .init(start: start.windowStart, end: start.windowEnd), trigger: start.trigger, args: start.args,
+            host: recorder.host, pid: recorder.pid, version: BatchVersion.current, status: .skipped,
+            startedAt: start.startedAt, finishedAt: start.startedAt, durationMs: 0, steps: [], badRows: [:],
+            counters: nil, warnings: [], error: .init(sqlstate: nil, message: "\(code): \(reason)", detail: nil, hint: hint),
+            totals: .init(rowsRead: 0, rowsWritten: 0, badRows: 0))
+        try await recorder.attachReport(runID: id, report: report)
+        do {
+            _ = try reports.write(report)
+        } catch {
+            report.warnings.append("\(error)")
+            logger.error("run \(id) is recorded in batch.job_runs, but its report file was not written: \(error)")
+        }
+        logger.warning("\(start.job): \(reason); recorded run \(id) as skipped; \(hint)", metadata: ["job": "\(start.job)"])
+        if printSummary { FileHandle.standardError.write(Data((report.summary + "\n").utf8)) }
+        return RunOutcome(runID: id, status: .skipped, report: report, message: reason)
+    }
+
     /// Resolves the logical date and the half-open window `[start, end)`.
     /// The instants come from PostgreSQL's own zone rules, the same ones the
     /// job SQL uses. A slot job runs as of T: `--at`, else `end_of(D)`
@@ -308,6 +334,9 @@ public struct JobRunner: Sendable {
                    set_config('default_statistics_target', '10', $4)
             """, [Self.milliseconds(t.statementSeconds), Self.milliseconds(t.lockSeconds),
                   Self.milliseconds(t.idleInTransactionSeconds), local])
+        // The daemon's watchdog stops its pings when a statement waits far
+        // beyond this (StatementWatch): the server can no longer answer.
+        connection.statementLimit = t.statementSeconds > 0 ? .milliseconds(Int(t.statementSeconds * 1000)) : nil
     }
 
     /// What this transaction changed, per table (temporary tables left out):

@@ -147,9 +147,7 @@ public struct Orchestrator: Sendable {
         guard try await control.tryAdvisoryLock(lock) else {
             let holder = try await recorder.holderDescription(job: name, lock: lock)
             if quietIfHeld { return RunOutcome(runID: nil, status: .skipped, report: nil, message: holder) }
-            let id = try await recorder.skipped(start, code: "LOCKED", reason: holder)
-            logger.warning("\(holder); recorded run \(id) as skipped")
-            return RunOutcome(runID: id, status: .skipped, report: nil, message: holder)
+            return try await runner.recordSkipped(start, code: "LOCKED", reason: holder, recorder: recorder)
         }
         do {
             if onlyIfNotDone, let done = try await recorder.succeededRun(of: start) {
@@ -157,7 +155,8 @@ public struct Orchestrator: Sendable {
                 return RunOutcome(runID: done, status: .succeeded, report: nil, message: "already done by run \(done)")
             }
             let outcome = try await pipelineHoldingLock(start: start, recorder: recorder, members: members ?? registry.pipeline,
-                                                        date: date, trigger: trigger, dryRun: dryRun, args: args)
+                                                        date: date, trigger: trigger, dryRun: dryRun, args: args,
+                                                        onlyIfNotDone: onlyIfNotDone)
             await Task { _ = try? await control.advisoryUnlock(lock) }.value
             return outcome
         } catch {
@@ -166,8 +165,12 @@ public struct Orchestrator: Sendable {
         }
     }
 
+    /// With `onlyIfNotDone` (the daemon's slots), a member that already
+    /// succeeded for the date (in an earlier attempt of this slot that
+    /// found another member held, or lost its connection) is not run again.
     private func pipelineHoldingLock(start: RunRecorder.Start, recorder: RunRecorder, members: [String], date: LocalDate,
-                                     trigger: RunTrigger, dryRun: Bool, args: RunArgs) async throws -> RunOutcome {
+                                     trigger: RunTrigger, dryRun: Bool, args: RunArgs,
+                                     onlyIfNotDone: Bool) async throws -> RunOutcome {
         let parentID = try await recorder.start(start)
         _ = try await recorder.markInterrupted(job: start.job, foundBy: parentID, at: start.startedAt)
         var unusable: [String: String] = [:]   // member -> why its dependents must not run
@@ -194,15 +197,14 @@ public struct Orchestrator: Sendable {
                 memberStart.job = member
                 memberStart.parentRunID = parentID
                 memberStart.startedAt = Date()
-                _ = try await recorder.skipped(memberStart, code: "UPSTREAM", reason: reason)
-                logger.warning("\(member) \(date): \(reason)")
+                _ = try await runner.recordSkipped(memberStart, code: "UPSTREAM", reason: reason, recorder: recorder)
                 status = .skipped
                 unusable[member] = "was skipped"
             } else {
                 var outcome: RunOutcome
                 do {
                     outcome = try await runner.run(RunRequest(job: member, logicalDate: date, trigger: trigger, dryRun: dryRun,
-                                                              parentRunID: parentID, args: args,
+                                                              parentRunID: parentID, args: args, onlyIfNotDone: onlyIfNotDone,
                                                               lockWaitSeconds: runner.config.timeouts(for: member).lockSeconds))
                 } catch {
                     // The member could not even start (e.g. its connection

@@ -142,6 +142,12 @@ public final class RunRecorder: Sendable {
                   report.totals.rowsWritten, report.error?.sqlstate, report.error?.message, JSONText(try report.json())])
     }
 
+    /// Stores the report of a run that is already final (a skipped run).
+    func attachReport(runID: Int64, report: RunReport) async throws {
+        try await connection.query("UPDATE batch.job_runs SET report = $2::jsonb WHERE id = $1",
+                                   [runID, JSONText(try report.json())])
+    }
+
     /// Who holds `job` now, for the message of a run that cannot start.
     func holderDescription(job: String, lock: AdvisoryLockKey) async throws -> String {
         let backend = try await connection.advisoryLockHolder(lock)

@@ -56,8 +56,15 @@ public final class Connection: @unchecked Sendable {
     }
 
     private static func open(_ options: ConnectionOptions, queue: DispatchQueue) throws -> Connection {
-        var keywords = ["dbname", "application_name", "connect_timeout", "client_encoding"]
-        var values = [options.conninfo, options.applicationName, String(options.connectTimeoutSeconds), "UTF8"]
+        // TCP keepalives that notice a dead server or network path within
+        // about two minutes, instead of the kernel's two hours; while a
+        // long statement runs the server's kernel answers the probes. They
+        // come before dbname, so a conninfo that sets them wins (libpq
+        // applies the keywords in order). Unix sockets ignore them.
+        var keywords = ["keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                        "dbname", "application_name", "connect_timeout", "client_encoding"]
+        var values = ["1", "60", "10", "6", "120000",
+                      options.conninfo, options.applicationName, String(options.connectTimeoutSeconds), "UTF8"]
         if let password = options.password {
             keywords.append("password")
             values.append(password)
@@ -142,6 +149,16 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
+    /// The longest a statement of this connection may wait: its
+    /// `statement_timeout`, declared by whoever set it (nil: no limit).
+    /// Statements with a limit are watched (`StatementWatch`).
+    public var statementLimit: Duration? {
+        get { limitLock.withLock { limit } }
+        set { limitLock.withLock { limit = newValue } }
+    }
+    private let limitLock = NSLock()
+    nonisolated(unsafe) private var limit: Duration?
+
     private func perform(_ work: @escaping @Sendable (OpaquePointer) throws -> QueryResult) async throws -> QueryResult {
         try Task.checkCancellation()
         let operation = StatementState()
@@ -152,7 +169,10 @@ public final class Connection: @unchecked Sendable {
                         continuation.resume(throwing: CancellationError())
                         return
                     }
+                    // Watched from when it reaches the server, not while queued behind another.
+                    let watched = StatementWatch.shared.begin(limit: self.statementLimit)
                     let result = Result { try work(self.handle) }
+                    StatementWatch.shared.end(watched)
                     operation.finish()
                     continuation.resume(with: result)
                 }

@@ -46,13 +46,79 @@ public struct ConnectionOptions: Sendable {
         return parts.joined(separator: " ")
     }
 
-    /// Removes every occurrence of a known password from `text`.
+    /// Why libpq cannot parse the conninfo (scrubbed), or nil when it can
+    /// (or it is empty: libpq's own rules). A string libpq rejects is a
+    /// configuration error, not an unreachable server.
+    public var parseError: String? {
+        if conninfo.isEmpty { return nil }
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        if let parsed = PQconninfoParse(conninfo, &errorMessage) {
+            PQconninfoFree(parsed)
+            return nil
+        }
+        guard let errorMessage else { return "libpq cannot parse it" }
+        defer { PQfreemem(errorMessage) }
+        return scrub(String(cString: errorMessage).trimmingWhitespace())
+    }
+
+    /// Removes every occurrence of a known password from `text`. When the
+    /// conninfo cannot be parsed, its password is not known, and libpq's
+    /// message quotes the token it choked on ("invalid percent-encoded
+    /// token: \"...\""): then a quoted token is kept only when it occurs in
+    /// the conninfo outside every place a password could be (a URI's user
+    /// info after its first colon, anything after a `password` keyword);
+    /// any other is replaced.
     func scrub(_ text: String) -> String {
         var result = text
         for secret in secrets where secret.count >= 1 {
             result = result.replacingOccurrences(of: secret, with: "********")
         }
-        return result
+        guard let zones = unparsableSecretZones else { return result }
+        let pieces = result.split(separator: "\"", omittingEmptySubsequences: false)
+        guard pieces.count >= 3 else { return result }
+        var rebuilt = ""
+        for (index, piece) in pieces.enumerated() {
+            if index > 0 { rebuilt += "\"" }
+            let quoted = index % 2 == 1 && index < pieces.count - 1
+            rebuilt += quoted && !piece.isEmpty && !isOutside(String(piece), zones) ? "********" : String(piece)
+        }
+        return rebuilt
+    }
+
+    /// True when `token` occurs in the conninfo, and no occurrence overlaps a zone.
+    private func isOutside(_ token: String, _ zones: [Range<String.Index>]) -> Bool {
+        var found = false
+        var from = conninfo.startIndex
+        while let range = conninfo.range(of: token, range: from..<conninfo.endIndex) {
+            found = true
+            if zones.contains(where: { $0.overlaps(range) }) { return false }
+            from = conninfo.index(after: range.lowerBound)
+        }
+        return found
+    }
+
+    /// For a conninfo libpq cannot parse: where in it a password could be
+    /// (a URI's user info after its first colon, up to the last `@`; all
+    /// after a `password` keyword, in a URI's query too). nil when the
+    /// string parses: then `secrets` knows the password.
+    private var unparsableSecretZones: [Range<String.Index>]? {
+        if conninfo.isEmpty { return nil }
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        if let parsed = PQconninfoParse(conninfo, &errorMessage) {
+            PQconninfoFree(parsed)
+            return nil
+        }
+        if let errorMessage { PQfreemem(errorMessage) }
+        var zones: [Range<String.Index>] = []
+        if let scheme = conninfo.range(of: "://"),
+           let at = conninfo[scheme.upperBound...].lastIndex(of: "@"),
+           let colon = conninfo[scheme.upperBound..<at].firstIndex(of: ":") {
+            zones.append(conninfo.index(after: colon)..<at)
+        }
+        if let keyword = conninfo.range(of: "password") {
+            zones.append(keyword.upperBound..<conninfo.endIndex)
+        }
+        return zones
     }
 
     private var secrets: [String] {

@@ -109,10 +109,12 @@ struct MigrationTests {
             try await c.run("""
                 CREATE TABLE learners (id uuid PRIMARY KEY, daily_goal int, created_at timestamptz);
                 CREATE TABLE questions (id uuid PRIMARY KEY, subject text, topic text, subcategory text);
-                CREATE TABLE sessions (id uuid PRIMARY KEY, learner_id uuid, subject text, started_at timestamptz,
-                                       ended_at timestamptz, duration_sec int, end_reason text);
+                CREATE TABLE sessions (id uuid PRIMARY KEY, learner_id uuid, subject text, topic text, started_at timestamptz,
+                                       ended_at timestamptz, duration_sec int, end_reason text, units jsonb,
+                                       created_at timestamptz, updated_at timestamptz);
                 CREATE TABLE attempts (id uuid PRIMARY KEY, learner_id uuid, question_id uuid, session_id uuid,
-                                       attempt_no int, context text, correct bool, time_sec int, created_at timestamptz);
+                                       attempt_no int, context text, user_answer text, correct bool, time_sec int,
+                                       created_at timestamptz);
                 """)
             do {
                 _ = try await Migrator(logger: logger).migrate(on: c, withAppSchema: false)
@@ -173,6 +175,9 @@ struct ConfigTests {
         ("[mastery]\ncontexts = [\"homework\"]", "mastery.contexts"),
         ("[importance]\nw_gap = -0.5", "importance.w_gap"),
         ("[importance]\nw_impact = 1e9", "importance.w_impact"),
+        ("[sessions]\ntarget_accuracy = 1.5", "sessions.target_accuracy"),
+        ("[sessions]\nband_min_attempts = 0", "sessions.band_min_attempts"),
+        ("[sessions]\nvelocity_min_attempts = -1", "sessions.velocity_min_attempts"),
         ("[retention]\nbatch_size = 50000", "retention.batch_size"),
         ("[timeouts.cleanup]\nwait = 1", "timeouts.cleanup.wait"),
         ("[mastery\nalpha = 0.5", "line 1"),

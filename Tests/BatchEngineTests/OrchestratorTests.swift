@@ -158,6 +158,25 @@ struct OrchestratorTests {
                 WHERE logical_date = '2026-11-21' ORDER BY id
                 """).rows.map { try $0.decode("r", as: String.self) }
             #expect(rows == ["nightly:skipped:", "a:succeeded:", "b:succeeded:", "c:skipped:LOCKED", "d:skipped:UPSTREAM"])
+            // Every run has its report, the skipped ones too (interface.md, "Run reports").
+            let reports = try await c.query("""
+                SELECT job, report->>'status' AS status, report->'error'->>'message' AS message FROM batch.job_runs
+                WHERE logical_date = '2026-11-21' AND job IN ('c', 'd') ORDER BY id
+                """).rows.map { "\(try $0.decode("job", as: String.self)):\(try $0.decode("status", as: String?.self) ?? "-"):"
+                    + "\(try $0.decode("message", as: String?.self)?.prefix(8) ?? "-")" }
+            #expect(reports == ["c:skipped:LOCKED: ", "d:skipped:UPSTREAM"], "\(reports)")
+
+            // The daemon's retry of the slot (onlyIfNotDone) runs only what is not done yet.
+            #expect(try await holder.advisoryUnlock(AdvisoryLockKey(name: "c")))
+            try await c.query("DELETE FROM probe_log")
+            let retry = try await o.runPipeline(date: .d("2026-11-21"), trigger: .schedule, dryRun: false, args: RunArgs(),
+                                                onlyIfNotDone: true)
+            #expect(retry.status == .succeeded)
+            #expect(try await log(c) == ["c 2026-11-21", "d 2026-11-21"])
+            let succeeded = try await c.query("""
+                SELECT job FROM batch.job_runs WHERE logical_date = '2026-11-21' AND status = 'succeeded' ORDER BY id
+                """).rows.map { try $0.decode("job", as: String.self) }
+            #expect(succeeded == ["a", "b", "nightly", "c", "d"], "\(succeeded)")
         }
     }
 }

@@ -61,6 +61,23 @@ struct CLITests {
         #expect(!result.stderr.contains("Hunter2Secret"))
     }
 
+    @Test("a connection string libpq rejects exits 2 naming where it came from, never echoing the password")
+    func malformedConninfo() throws {
+        let cli = CLIProcess()
+        let keyword = try cli.run(["--job", "mastery-update", "--date", "2026-11-20", "--database", "foo=bar"])
+        #expect(keyword.status == 2, "\(keyword.stderr)")
+        #expect(keyword.stderr.contains("--database") && keyword.stderr.contains("invalid connection option \"foo\""))
+        var withURL = CLIProcess()
+        withURL.environment["DATABASE_URL"] = "postgresql://u:Hun%zzter2Secret@/db"
+        let uri = try withURL.run(["--job", "mastery-update", "--date", "2026-11-20"])
+        #expect(uri.status == 2, "\(uri.stderr)")
+        #expect(uri.stderr.contains("DATABASE_URL"))
+        #expect(!uri.stderr.contains("zzter2Secret"), "\(uri.stderr)")
+        let spaced = try cli.run(["jobs", "--database", "host=x password=ab Hunter2 Secret"])
+        #expect(spaced.status == 2, "\(spaced.stderr)")
+        #expect(!spaced.stderr.contains("Hunter2") && !spaced.stderr.contains("Secret"), "\(spaced.stderr)")
+    }
+
     @Test("migrate, demo-data, and the same --job --date twice: second run recorded, tables byte-identical, no password anywhere")
     func endToEnd() async throws {
         try await TestPostgres.withDatabase { db in

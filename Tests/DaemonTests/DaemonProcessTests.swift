@@ -54,7 +54,8 @@ struct DaemonProcessTests {
             // The database does not exist yet: waiting, never READY.
             #expect(await socket.wait(timeout: 10) { $0.hasPrefix("STATUS=waiting for PostgreSQL") })
             #expect(!socket.messages.contains("READY=1"))
-            #expect(socket.messages.contains { $0.hasPrefix("EXTEND_TIMEOUT_USEC=") })
+            // (sent right after that STATUS: waited for, not assumed to have arrived)
+            #expect(await socket.wait(timeout: 5) { $0.hasPrefix("EXTEND_TIMEOUT_USEC=") })
             try await admin.run("CREATE DATABASE \(copy) TEMPLATE \(db.name)")
             #expect(await socket.wait(timeout: 15) { $0 == "READY=1" }, "\(daemon.log)")
             let readyIndex = socket.messages.firstIndex(of: "READY=1") ?? 0
@@ -147,6 +148,112 @@ struct DaemonProcessTests {
             migrating.signal(SIGTERM)
             #expect(await migrating.waitForExit(timeout: 10) == 0, "\(migrating.log)")
             try await Migrator.verifyCurrent(on: c)
+        }
+    }
+
+    @Test("a connection string libpq rejects, or an unwritable report folder, stops the daemon with exit 2 (no waiting for the database)")
+    func badSettingsAtStart() async throws {
+        let (cli, configPath) = try workspace(config: "[catchup]\nmax_days = 0\n")
+        let socket = try NotifySocket()
+        defer { socket.close() }
+        var environment = cli.environment
+        environment["NOTIFY_SOCKET"] = socket.path
+        let malformed = try DaemonProcess(arguments: ["daemon", "--config", configPath, "--database", "postgresql://u:S3cret%zz@/db"],
+                                          environment: environment, workingDirectory: cli.workingDirectory)
+        #expect(await malformed.waitForExit(timeout: 15) == 2, "\(malformed.log)")
+        #expect(malformed.log.contains("--database is not a valid PostgreSQL connection string"), "\(malformed.log)")
+        #expect(!malformed.log.contains("S3cret"))
+        #expect(!socket.messages.contains("READY=1"))
+        let file = cli.workingDirectory + "/not-a-folder"
+        try "x".write(toFile: file, atomically: true, encoding: .utf8)
+        try "report_dir = \"\(file)/reports\"\n[catchup]\nmax_days = 0\n".write(toFile: configPath, atomically: true, encoding: .utf8)
+        let unwritable = try DaemonProcess(arguments: ["daemon", "--config", configPath, "--database", "host=/nonexistent dbname=x"],
+                                           environment: environment, workingDirectory: cli.workingDirectory)
+        #expect(await unwritable.waitForExit(timeout: 15) == 2, "\(unwritable.log)")
+        #expect(unwritable.log.contains("report directory"), "\(unwritable.log)")
+    }
+
+    @Test("a statement waiting far past its statement_timeout (a stopped backend) stops the watchdog pings")
+    func watchdogWithheldWhenStuck() async throws {
+        try await TestPostgres.withDatabase { db in
+            try await seeded(db)
+            let c = try await db.connect()
+            let (cli, configPath) = try workspace(config: """
+                [catchup]
+                max_days = 1
+                [shutdown]
+                grace_seconds = 1
+                [timeouts]
+                statement_seconds = 4
+                lock_seconds = 60
+                """)
+            let socket = try NotifySocket()
+            defer { socket.close() }
+            var environment = cli.environment
+            environment["NOTIFY_SOCKET"] = socket.path
+            environment["WATCHDOG_USEC"] = "600000"
+            environment["STUDYBUDDY_BATCH_NOW"] = "2026-11-24T05:59:30Z"
+            let blocker = try await db.connect()
+            try await blocker.query("BEGIN")
+            try await blocker.query("LOCK TABLE mastery_history IN ACCESS EXCLUSIVE MODE")
+            let daemon = try DaemonProcess(arguments: ["daemon", "--config", configPath, "--database", db.conninfo],
+                                           environment: environment, workingDirectory: cli.workingDirectory)
+            // The catch-up's mastery-update waits for the table lock; stop its backend
+            // (SIGSTOP: it cannot even act on its statement_timeout).
+            var backend: Int32?
+            let deadline = Date().addingTimeInterval(20)
+            while backend == nil, Date() < deadline {
+                backend = try await c.query("""
+                    SELECT pid FROM pg_stat_activity
+                    WHERE application_name = 'studybuddy-batch/mastery-update' AND wait_event_type = 'Lock'
+                    """).first?.decode("pid", as: Int32.self)
+                if backend == nil { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            let pid = try #require(backend, "\(daemon.log)")
+            kill(pid, SIGSTOP)
+            defer { kill(pid, SIGCONT) }
+            let stoppedAt = Date()
+            // Pings go on within the timeout (4 s) plus the margin (5 s), then stop.
+            #expect(await socket.wait(from: socket.messages.count, timeout: 3) { $0 == "WATCHDOG=1" })
+            while Date().timeIntervalSince(stoppedAt) < 10.5 { try await Task.sleep(for: .milliseconds(100)) }
+            let mark = socket.messages.count
+            try await Task.sleep(for: .seconds(2))
+            #expect(!socket.messages.dropFirst(mark).contains("WATCHDOG=1"), "no pings while stuck")
+            #expect(daemon.log.contains("WATCHDOG=1 withheld"), "\(daemon.log)")
+            kill(pid, SIGCONT)
+            try await blocker.query("ROLLBACK")
+            // Once the backend answers again (its statement times out), the pings resume.
+            #expect(await socket.wait(from: socket.messages.count, timeout: 10) { $0 == "WATCHDOG=1" }, "\(daemon.log)")
+            daemon.signal(SIGTERM)
+            #expect(await daemon.waitForExit(timeout: 15) == 0, "\(daemon.log)")
+        }
+    }
+
+    @Test("after a slot runs, batch.job_schedule's next_due moves on to the following slot")
+    func scheduleMovesOn() async throws {
+        try await TestPostgres.withDatabase { db in
+            try await seeded(db)
+            let c = try await db.connect()
+            let (cli, configPath) = try workspace(config: "[catchup]\nmax_days = 0\n")
+            var environment = cli.environment
+            environment["STUDYBUDDY_BATCH_NOW"] = "2026-11-24T05:59:57Z"
+            let daemon = try DaemonProcess(arguments: ["daemon", "--config", configPath, "--database", db.conninfo],
+                                           environment: environment, workingDirectory: cli.workingDirectory)
+            func nextDue(_ job: String) async throws -> String? {
+                try await c.query("""
+                    SELECT to_char(next_due AT TIME ZONE 'UTC', 'HH24:MI') AS t FROM batch.job_schedule WHERE job = $1
+                    """, [job]).first?.decode("t", as: String?.self)
+            }
+            let deadline = Date().addingTimeInterval(30)
+            var seen: (String?, String?) = (nil, nil)
+            while Date() < deadline {
+                seen = (try await nextDue("mastery-decay"), try await nextDue("session-close"))
+                if seen == ("12:00", "06:15") { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(seen.0 == "12:00" && seen.1 == "06:15", "\(seen) \(daemon.log)")
+            daemon.signal(SIGTERM)
+            #expect(await daemon.waitForExit(timeout: 15) == 0, "\(daemon.log)")
         }
     }
 

@@ -78,6 +78,15 @@ struct BadInputDrillTests {
                 INSERT INTO attempts (learner_id, question_id, attempt_no, context, correct, time_sec, created_at)
                 VALUES ($1, $2, 1, 'practice', true, 3, NULL)
                 """, [Fixture.id("l", 2), Fixture.id("q", 1)])                                    // null_value (no time)
+            try await c.query("""
+                INSERT INTO attempts (learner_id, question_id, attempt_no, context, user_answer, correct, time_sec, created_at)
+                VALUES ($1, $2, 1, 'practice', NULL, true, 3, '\(Self.day)T12:00:00Z')
+                """, [Fixture.id("l", 2), Fixture.id("q", 1)])                                    // null_value (user_answer)
+            // Session 5: a NULL topic (interface.md lists it without NULL): a bad row, no analytics.
+            try await c.query("""
+                INSERT INTO sessions (id, learner_id, subject, topic, started_at, ended_at)
+                VALUES ($1, $2, 'math', NULL, '\(Self.day)T07:00:00Z', '\(Self.day)T07:30:00Z')
+                """, [Fixture.id("s", 5), Fixture.id("l", 2)])
 
             let before = try await Self.appTables(on: c, db: db)
             let cli = CLIProcess()
@@ -91,13 +100,15 @@ struct BadInputDrillTests {
                 """).rows.map { "\(try $0.decode("job", as: String.self)) \(try $0.decode("status", as: String.self))" }
             #expect(members.count == 7 && members.allSatisfy { $0.hasSuffix(" succeeded") }, "\(members)")
             let reasons = try await Self.badRows(on: c, job: "mastery-update")
-            // mastery-update reads D's attempts: the nine bad ones created in D, by first
+            // mastery-update reads D's attempts: the ten bad ones created in D, by first
             // reason (the NULL created_at one is in no window; the year-9999 one is after
             // the cut, counted by session-analytics for its session).
-            #expect(reasons["null_value"] == 4, "\(reasons)")
+            #expect(reasons["null_value"] == 5, "\(reasons)")
             for reason in ["negative_time_sec", "attempt_no_below_1", "unknown_context", "question_missing", "learner_missing"] {
                 #expect(reasons[reason] == 1, "\(reason): \(reasons)")
             }
+            #expect(try await c.query("SELECT count(*) AS n FROM session_analytics WHERE session_id = $1",
+                                      [Fixture.id("s", 5)]).first!.decode("n", as: Int.self) == 0)
             let all = try await Self.badRows(on: c, job: nil)
             for reason in ["created_after_cut", "ended_before_started"] {
                 #expect(all[reason, default: 0] >= 1, "\(reason) counted by some job: \(all)")

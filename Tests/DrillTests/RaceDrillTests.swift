@@ -36,9 +36,17 @@ struct RaceDrillTests {
             let host = ProcessInfo.processInfo.hostName
             #expect(loser.stderr.contains("host \(host)") && loser.stderr.contains("pid \(holder.pid)")
                     && loser.stderr.contains("run \(id)"), "\(loser.stderr)")
-            let skipped = try await c.query("SELECT status, error_code FROM batch.job_runs WHERE id > $1", [id]).first
+            let skipped = try await c.query("""
+                SELECT id, status, error_code, report->>'status' AS report_status FROM batch.job_runs WHERE id > $1
+                """, [id]).first
             #expect(try skipped?.decode("status", as: String.self) == "skipped")
             #expect(try skipped?.decode("error_code", as: String.self) == "LOCKED")
+            // The skipped run has its report like any run: in the row, as a file, and as a summary.
+            #expect(try skipped?.decode("report_status", as: String?.self) == "skipped")
+            let skippedID = try #require(try skipped?.decode("id", as: Int64.self))
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: cli.workingDirectory + "/reports")) ?? []
+            #expect(files.contains { $0.hasSuffix("-mastery-update-run\(skippedID).json") }, "a report file for run \(skippedID): \(files)")
+            #expect(loser.stderr.contains("skipped in 0.00 s (run \(skippedID))"), "\(loser.stderr)")
             try await blocker.query("ROLLBACK")
             #expect(await holder.waitForExit(timeout: 30) == 0, "\(holder.log)")
             Drill.record("3 racing runners (manual)", "loser exit \(loser.status), named pid \(holder.pid) and run \(id)")

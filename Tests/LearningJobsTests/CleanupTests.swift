@@ -105,7 +105,7 @@ struct CleanupTests {
         return Dictionary(uniqueKeysWithValues: tables.map { ("\($0)_deleted", nonZero[$0] ?? 0) })
     }
 
-    static let steps = ["delete-empty-sessions", "delete-old-plans", "delete-skipped-runs", "delete-old-run-steps",
+    static let steps = ["delete-empty-sessions", "delete-orphaned-analytics", "delete-old-plans", "delete-skipped-runs", "delete-old-run-steps",
                         "delete-old-succeeded-runs", "delete-old-report-files"]
 
     static func allZero(except nonZero: [String: Int]) -> [String: Int] {
@@ -154,6 +154,33 @@ struct CleanupTests {
             #expect(outcome.report?.badRows == ["ended_before_started": 1])
             #expect(try await db.dump("attempts", on: c) == attempts)
             #expect(try await db.dump("mastery_history", on: c) == history)
+        }
+    }
+
+    @Test("analytics of a session the app deleted go, at any age; the others stay")
+    func orphanedAnalytics() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await db.connect()
+            let f = Fixture(c)
+            try await f.learner(1)
+            try await f.question(1, subcategory: "math.add")
+            for n in 1...3 {
+                try await f.session(n, learner: 1, startedAt: "2026-11-20T09:00:00Z", endedAt: "2026-11-20T09:30:00Z")
+                try await f.attempt(learner: 1, question: 1, at: "2026-11-20T09:10:00Z", correct: true, session: n)
+                try await analytics(c, session: n)
+            }
+            // The app deletes session 2 (yesterday's: far inside every retention) and its attempts.
+            try await c.query("DELETE FROM attempts WHERE session_id = $1", [Fixture.id("s", 2)])
+            try await c.query("DELETE FROM sessions WHERE id = $1", [Fixture.id("s", 2)])
+            let outcome = try await TestRunner(database: db).run(Self.job, Self.day)
+            #expect(outcome.status == .succeeded)
+            #expect(try await c.query("SELECT session_id FROM session_analytics ORDER BY session_id").rows
+                .map { try $0.decode("session_id", as: UUID.self) } == [Fixture.id("s", 1), Fixture.id("s", 3)])
+            #expect(counts(outcome) == Self.allZero(except: ["delete-orphaned-analytics": 1]))
+            #expect(outcome.report?.counters == Self.perTable(["session_analytics": 1]))
+            // A rerun finds nothing more.
+            let again = try await TestRunner(database: db).run(Self.job, Self.day)
+            #expect(counts(again) == Self.allZero(except: [:]))
         }
     }
 

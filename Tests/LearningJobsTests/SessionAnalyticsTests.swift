@@ -222,6 +222,42 @@ struct SessionAnalyticsTests {
         }
     }
 
+    @Test("a rerun of session-analytics alone for an older D bands with D's difficulties, not the newest question_stats")
+    func rerunUsesTheDatesDifficulties() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await db.connect()
+            let f = Fixture(c)
+            for n in 1...121 { try await f.learner(n) }
+            try await f.question(1, subcategory: "A")
+            // 11-18: session 1 answers question 1 correctly, and so do 20 others: easy.
+            try await f.session(1, learner: 1, startedAt: "2026-11-18T10:00:00Z", endedAt: "2026-11-18T10:30:00Z")
+            try await f.attempt(learner: 1, question: 1, at: "2026-11-18T10:05:00Z", correct: true, session: 1)
+            for n in 2...21 { try await f.attempt(learner: n, question: 1, at: "2026-11-18T12:00:00Z", correct: true) }
+            // 11-20: 100 learners get it wrong: hard from then on.
+            for n in 22...121 { try await f.attempt(learner: n, question: 1, at: "2026-11-20T12:00:00Z", correct: false) }
+            let runner = try TestRunner(database: db)
+            for day in ["2026-11-18", "2026-11-19", "2026-11-20"] {
+                try await runner.run("learning-impact", .d(day))
+                try await runner.run(Self.job, .d(day))
+            }
+            // Day by day, session 1 was last computed by 11-19's run, with 11-19's difficulty (0: easy).
+            let inOrder = try #require(try await analytics(c, 1))
+            #expect(inOrder.easy == 1 && inOrder.hard == 0, "\(inOrder)")
+            let newest = try await c.query("SELECT difficulty FROM question_stats WHERE question_id = $1", [Fixture.id("q", 1)])
+                .first!.decode("difficulty", as: Double.self)
+            #expect(newest >= 0.5, "11-20's difficulty is hard: \(newest)")
+            let before = try await db.dump("session_analytics", on: c)
+            // session-analytics alone for 11-19 (question_stats now says 11-20): nothing changes.
+            let rerun = try await runner.run(Self.job, .d("2026-11-19"))
+            #expect(rerun.status == .succeeded)
+            #expect(rerun.report?.totals.rowsWritten == 0)
+            #expect(try await db.dump("session_analytics", on: c) == before)
+            // learning-impact's rerun of a date rewrites that date's difficulties only when they change.
+            let again = try await runner.run("learning-impact", .d("2026-11-20"))
+            #expect(again.report?.counters?["aggregate_rows"] ?? 0 == 0)
+        }
+    }
+
     @Test("optimal band: exact fractions (2/3 and 5/6 tie: the easier band wins); 2 attempts are not enough")
     func optimalBand() async throws {
         try await TestPostgres.withDatabase { db in

@@ -210,6 +210,18 @@ struct ConnectionTests {
         let uri = ConnectionOptions(conninfo: "postgresql://u:\(secret)@db.example:5433/app")
         #expect(!uri.redacted.contains(secret))
         #expect(uri.redacted.contains("dbname=app"))
+        // libpq quotes the token it cannot parse; when that is the password,
+        // the message must not carry it.
+        for bad in ["postgresql://u:\(secret)%zz@db.example/app", "postgresql://u:a/\(secret)%zz@db.example/app",
+                    "host=h password=\(secret) \(secret)", "postgresql://db.example/app?password=\(secret)%zz"] {
+            let options = ConnectionOptions(conninfo: bad)
+            let reason = try #require(options.parseError, "\(bad) must not parse")
+            #expect(!reason.contains(secret), "\(reason)")
+            #expect(options.redacted == "<unparsable conninfo>")
+        }
+        #expect(ConnectionOptions(conninfo: "foo=bar").parseError?.contains("\"foo\"") == true)
+        #expect(ConnectionOptions(conninfo: "").parseError == nil)
+        #expect(options.parseError == nil)
     }
 
     @Test("LocalDate parses strictly and does calendar arithmetic")

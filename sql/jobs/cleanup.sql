@@ -58,6 +58,25 @@ SELECT (SELECT count(*) FROM sessions_gone) + (SELECT count(*) FROM analytics_go
        (SELECT count(*) FROM analytics_gone)                                       AS session_analytics_deleted,
        (SELECT count(*) FROM sessions_gone) = :batch_size::int                     AS more;
 
+-- step: delete-orphaned-analytics
+-- Analytics whose session is gone (interface.md: "Analytics of a deleted
+-- session go with it"): the app deleted the session. session_analytics has
+-- no foreign key into the app's table (that would put our trigger on the
+-- app's deletes and fail a job that races one), so the nightly run removes
+-- them: an anti-join of the two primary keys.
+WITH victims AS (
+    SELECT sa.session_id
+    FROM session_analytics sa
+    WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = sa.session_id)
+    LIMIT :batch_size::int
+),
+gone AS (
+    DELETE FROM session_analytics sa USING victims v
+    WHERE sa.session_id = v.session_id
+    RETURNING 1
+)
+SELECT count(*) AS rows_written, count(*) AS session_analytics_deleted, count(*) = :batch_size::int AS more FROM gone;
+
 -- step: delete-old-plans
 -- Plans with plan_date < D - :plan_days.
 WITH victims AS (

@@ -388,6 +388,25 @@ WHERE (t.as_of, t.first_attempts, t.first_correct, t.smoothed_accuracy, t.diffic
 DELETE FROM question_stats t
 WHERE NOT EXISTS (SELECT 1 FROM li_question q WHERE q.question_id = t.question_id);
 
+-- D's difficulties, kept per date for session-analytics of D (migration
+-- 0014): the job's own data, counted as aggregate_rows like the aggregates.
+WITH upserted AS (
+    INSERT INTO batch.li_question_difficulty AS t (day, question_id, difficulty)
+    SELECT :day::date, question_id, difficulty
+    FROM li_question
+    ON CONFLICT (day, question_id) DO UPDATE
+    SET difficulty = EXCLUDED.difficulty
+    WHERE t.difficulty IS DISTINCT FROM EXCLUDED.difficulty
+    RETURNING 1
+),
+gone AS (
+    DELETE FROM batch.li_question_difficulty t
+    WHERE t.day = :day::date
+      AND NOT EXISTS (SELECT 1 FROM li_question q WHERE q.question_id = t.question_id)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM upserted) + (SELECT count(*) FROM gone) AS aggregate_rows;
+
 -- step: write-subcategory-stats
 INSERT INTO subcategory_stats AS t
        (subcategory, as_of, first_attempts, first_correct, pooled_accuracy, learning_impact, learning_impact_note)

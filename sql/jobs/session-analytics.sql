@@ -51,6 +51,21 @@ SELECT count(*) FILTER (WHERE bad_reason IS NULL)                    AS rows_rea
        count(*) FILTER (WHERE bad_reason = 'ended_before_started')   AS bad_ended_before_started
 FROM sa_candidates;
 
+-- The difficulties of D (computations.md: "each is (re)computed with the
+-- question_stats of D"): learning-impact's for D, kept per date (migration
+-- 0014); question_stats for a D learning-impact has no record of (its newest
+-- computation, as before 0014).
+CREATE TEMP TABLE sa_difficulty ON COMMIT DROP AS
+SELECT question_id, difficulty
+FROM batch.li_question_difficulty
+WHERE day = :day::date
+UNION ALL
+SELECT question_id, difficulty
+FROM question_stats
+WHERE NOT EXISTS (SELECT 1 FROM batch.li_question_difficulty WHERE day = :day::date);
+
+ANALYZE sa_difficulty;
+
 -- step: read-attempts
 -- One pass over the covered sessions' attempts, straight into one row per
 -- session (no table of attempts in between: with one, written and read
@@ -136,7 +151,7 @@ FROM (
         FROM sa_sessions s
         JOIN (SELECT c.*, (c.bad_reason IS NULL AND c.created_at < :window_end::timestamptz) AS counts
               FROM batch.checked_attempts c) a ON a.session_id = s.id
-        LEFT JOIN question_stats qs ON qs.question_id = a.question_id
+        LEFT JOIN sa_difficulty qs ON qs.question_id = a.question_id
         WINDOW w AS (PARTITION BY a.session_id, a.counts ORDER BY a.created_at, a.id)
     ) x
 ) r
