@@ -1,6 +1,7 @@
 import BatchEngine
 import Foundation
 import PostgresClient
+import UnixSignals
 
 /// `--job NAME` with its date options, checked up front (exit 2 with the
 /// reason) and then handed to the orchestrator.
@@ -97,7 +98,36 @@ struct JobInvocation {
         self.orchestrator = Orchestrator(runner: runner)
     }
 
+    /// Runs the invocation. SIGTERM or SIGINT (a timer unit stopped, Ctrl-C)
+    /// gives the run `shutdown.grace_seconds` to finish, then cancels it: its
+    /// statement is cancelled, its transaction rolled back and the run
+    /// recorded `interrupted` with its report (exit 1), instead of the
+    /// process dying with its row left `running` until the next run of the
+    /// job. A second signal cancels at once.
     func execute() async throws -> ExitStatus {
+        let grace = orchestrator.runner.config.shutdown.graceSeconds
+        let work = Task { try await self.run() }
+        let stopper = Task {
+            var signals = 0
+            for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                signals += 1
+                if signals == 1 {
+                    FileHandle.standardError.write(Data(
+                        "studybuddy-batch: \(signal) received: the run gets \(grace) s to finish, then it is cancelled and recorded interrupted\n".utf8))
+                    Task {
+                        try? await Task.sleep(for: .milliseconds(Int(grace * 1000)))
+                        work.cancel()
+                    }
+                } else {
+                    work.cancel()
+                }
+            }
+        }
+        defer { stopper.cancel() }
+        return try await work.value
+    }
+
+    private func run() async throws -> ExitStatus {
         switch target {
         case .instant(let at):
             return try await orchestrator.runner.run(RunRequest(job: job, at: at, trigger: trigger, dryRun: dryRun, args: args))

@@ -53,6 +53,42 @@ struct RaceDrillTests {
         }
     }
 
+    @Test("SIGTERM to a one-shot run: after shutdown.grace_seconds the run is cancelled and recorded interrupted, with its report")
+    func oneShotStop() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await db.connect()
+            _ = try await DemoData.load(on: c, learners: 20, days: 3, seed: 4, endDate: .d("2026-11-22"), timezone: "UTC")
+            let cli = CLIProcess()
+            let config = cli.workingDirectory + "/config.toml"
+            try "[shutdown]\ngrace_seconds = 1\n[timeouts]\nlock_seconds = 60\n".write(toFile: config, atomically: true, encoding: .utf8)
+            let blocker = try await db.connect()
+            try await blocker.query("BEGIN")
+            try await blocker.query("LOCK TABLE mastery_history IN ACCESS EXCLUSIVE MODE")
+            let run = try DaemonProcess(arguments: ["--job", "mastery-update", "--date", "2026-11-22", "--config", config,
+                                                    "--database", db.conninfo],
+                                        environment: cli.environment, workingDirectory: cli.workingDirectory)
+            var running = false
+            for _ in 0..<200 where !running {
+                running = try await c.query("SELECT 1 FROM batch.job_runs WHERE job = 'mastery-update' AND status = 'running'")
+                    .first != nil
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(running, "\(run.log)")
+            let stopAsked = Date()
+            run.signal(SIGTERM)
+            #expect(await run.waitForExit(timeout: 15) == 1, "\(run.log)")
+            #expect(Date().timeIntervalSince(stopAsked) >= 1, "the grace is given")
+            try await blocker.query("ROLLBACK")
+            let row = try await c.query("""
+                SELECT status, report->>'status' AS report_status FROM batch.job_runs WHERE job = 'mastery-update'
+                """).first
+            #expect(try row?.decode("status", as: String.self) == "interrupted")
+            #expect(try row?.decode("report_status", as: String?.self) == "interrupted")
+            #expect(run.log.contains("SIGTERM received"), "\(run.log)")
+            #expect(try await c.query("SELECT count(*) AS n FROM mastery_history").first!.decode("n", as: Int.self) == 0)
+        }
+    }
+
     @Test("two daemons and a manual --job nightly on one database: every scheduled slot runs once")
     func twoDaemonsAndManual() async throws {
         try await TestPostgres.withDatabase { db in
