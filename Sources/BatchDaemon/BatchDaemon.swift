@@ -80,7 +80,10 @@ public final class BatchDaemon: Service, Sendable {
     /// `watchdogMargin` past its statement_timeout: the server would have
     /// ended it, so it cannot answer (a dead network path, a stopped
     /// backend), and libpq would wait forever. systemd then restarts the
-    /// daemon, whose start marks the stuck run interrupted.
+    /// daemon. The stuck run is marked interrupted once its job lock is free,
+    /// i.e. once the server has dropped the old session (at once when the
+    /// backend runs again: client_connection_check_interval; over a dead
+    /// network path, when the server's TCP keepalives give up).
     func watchdogLoop() async {
         guard let interval = notifier.watchdogInterval else { return }
         let margin = max(Self.watchdogMargin, interval)
@@ -116,6 +119,9 @@ public final class BatchDaemon: Service, Sendable {
             do {
                 let config = try ConfigLoader.load(path: options.configPath)
                 try validateJobTables(config)
+                // What the start refuses (exit 2), a reload refuses too: the old config stays.
+                _ = try target(config)
+                try ReportWriter(directory: ReportWriter.directory(config: config)).prepare()
                 await state.replaceConfig(config)
                 logger.info("configuration reloaded\(options.configPath.map { " from \($0)" } ?? "")")
                 if let connection = try? await target(config).connect(for: "schedule") {
@@ -170,7 +176,7 @@ public final class BatchDaemon: Service, Sendable {
             if await state.stopping { return }
             if await run(slot, trigger: .schedule, config: config) {
                 handled[slot.job] = slot.instant
-                await refreshSchedule(config)
+                await refreshSchedule(await state.config)
             } else {
                 await backoffAfterFailure()
             }

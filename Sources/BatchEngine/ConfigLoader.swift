@@ -123,7 +123,7 @@ public enum ConfigLoader {
         try check((1...1440).contains(c.schedule.sessionCloseEveryMinutes), "schedule.session_close_every_minutes", "must be in 1...1440")
         try check(c.catchup.maxDays >= 0, "catchup.max_days", "must be >= 0")
         try check(c.catchup.maxCascadeDays >= 0, "catchup.max_cascade_days", "must be >= 0")
-        try check(c.shutdown.graceSeconds >= 0, "shutdown.grace_seconds", "must be >= 0")
+        try check(c.shutdown.graceSeconds >= 0 && c.shutdown.graceSeconds <= 3600, "shutdown.grace_seconds", "must be in [0, 3600]")
         for (name, t) in [("timeouts", c.timeouts)] + c.jobTimeouts.map({ ("timeouts.\($0.key)", $0.value) }) {
             try check(t.statementSeconds >= 0, "\(name).statement_seconds", "must be >= 0 (0 = no limit)")
             try check(t.lockSeconds >= 0, "\(name).lock_seconds", "must be >= 0 (0 = no limit)")

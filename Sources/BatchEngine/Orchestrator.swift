@@ -223,6 +223,10 @@ public struct Orchestrator: Sendable {
                 if let report = outcome.report {
                     counts = StepCounts(rowsRead: report.totals.rowsRead, rowsWritten: report.totals.rowsWritten,
                                         badRows: report.badRows)
+                } else if outcome.status == .succeeded, let done = outcome.runID {
+                    // Done in an earlier attempt of this slot: not run again, no new row.
+                    counts.counters["already_done"] = 1
+                    logger.info("\(member) \(date): already done by run \(done) in an earlier attempt of this slot")
                 }
                 switch outcome.status {
                 case .failed, .interrupted, .running:

@@ -109,7 +109,10 @@ public final class RunRecorder: Sendable {
 
     func stepFinished(runID: Int64, stepNo: Int, status: RunStatus, at: Date, duration: TimeInterval,
                       counts: StepCounts) async throws {
-        let detail = counts.badRows.isEmpty ? nil : JSONText(try jsonObject(["bad_rows": counts.badRows]))
+        var parts: [String: [String: Int]] = [:]
+        if !counts.badRows.isEmpty { parts["bad_rows"] = counts.badRows }
+        if !counts.counters.isEmpty { parts["counters"] = counts.counters }
+        let detail = parts.isEmpty ? nil : JSONText(try jsonObject(parts))
         try await connection.query("""
             UPDATE batch.job_run_steps
             SET status = $3, finished_at = $4, duration_ms = $5, rows_affected = $6, detail = $7::jsonb
@@ -117,15 +120,22 @@ public final class RunRecorder: Sendable {
             """, [runID, stepNo, status.rawValue, at, Int((duration * 1000).rounded()), counts.rowsWritten, detail])
     }
 
-    /// A succeeded, real run of the same slot: the job's logical date (for
-    /// slot jobs inside the pipeline too), or its instant T.
+    /// The first succeeded, non-dry run of the same slot (job and logical
+    /// date, for slot jobs inside the pipeline too; or job and instant T). For a pipeline member (`start` has a
+    /// parent), only a member run of an earlier attempt of the same
+    /// pipeline date counts: a manual run of the job earlier that night may
+    /// have seen fewer attempts.
     func succeededRun(of start: Start) async throws -> Int64? {
         try await connection.query("""
-            SELECT id FROM batch.job_runs
-            WHERE job = $1 AND status = 'succeeded' AND NOT coalesce((args->>'dry_run')::boolean, false)
-              AND CASE WHEN $2::date IS NOT NULL THEN logical_date = $2::date ELSE window_end = $3::timestamptz AND logical_date IS NULL END
-            ORDER BY id LIMIT 1
-            """, [start.job, start.logicalDate, start.windowEnd]).first?.decode("id", as: Int64.self)
+            SELECT r.id FROM batch.job_runs r
+            WHERE r.job = $1 AND r.status = 'succeeded' AND NOT coalesce((r.args->>'dry_run')::boolean, false)
+              AND CASE WHEN $2::date IS NOT NULL THEN r.logical_date = $2::date ELSE r.window_end = $3::timestamptz AND r.logical_date IS NULL END
+              AND ($4::bigint IS NULL
+                   OR EXISTS (SELECT 1 FROM batch.job_runs p, batch.job_runs me
+                              WHERE p.id = r.parent_run_id AND me.id = $4::bigint
+                                AND p.job = me.job AND p.logical_date = me.logical_date))
+            ORDER BY r.id LIMIT 1
+            """, [start.job, start.logicalDate, start.windowEnd, start.parentRunID]).first?.decode("id", as: Int64.self)
     }
 
     func finish(runID: Int64, report: RunReport) async throws {

@@ -103,7 +103,9 @@ public final class Connection: @unchecked Sendable {
     @discardableResult
     public func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) async throws -> QueryResult {
         let texts = parameters.map(\.postgresText)
-        return try await perform { handle in try Connection.execParams(handle, sql, texts, self.options) }
+        return try await perform(watched: !Self.endsTransaction(sql)) { handle in
+            try Connection.execParams(handle, sql, texts, self.options)
+        }
     }
 
     /// Runs one statement with named parameters (`:name`), each bound from
@@ -126,7 +128,7 @@ public final class Connection: @unchecked Sendable {
     /// session settings). The simple protocol runs them as one implicit
     /// transaction unless the script says otherwise.
     public func run(_ script: String) async throws {
-        _ = try await perform { handle in
+        _ = try await perform(watched: !Self.endsTransaction(script)) { handle in
             let result = PQexec(handle, script)
             return try Connection.collect(result, handle, script, self.options)
         }
@@ -159,7 +161,15 @@ public final class Connection: @unchecked Sendable {
     private let limitLock = NSLock()
     nonisolated(unsafe) private var limit: Duration?
 
-    private func perform(_ work: @escaping @Sendable (OpaquePointer) throws -> QueryResult) async throws -> QueryResult {
+    /// COMMIT and ROLLBACK run without statement_timeout (PostgreSQL turns
+    /// it off for the commit itself: a synchronous standby may hold it), so
+    /// they are not watched.
+    static func endsTransaction(_ sql: String) -> Bool {
+        ["COMMIT", "ROLLBACK", "END", "ABORT"].contains(sql.trimmingWhitespace().uppercased())
+    }
+
+    private func perform(watched: Bool = true,
+                         _ work: @escaping @Sendable (OpaquePointer) throws -> QueryResult) async throws -> QueryResult {
         try Task.checkCancellation()
         let operation = StatementState()
         return try await withTaskCancellationHandler {
@@ -170,9 +180,9 @@ public final class Connection: @unchecked Sendable {
                         return
                     }
                     // Watched from when it reaches the server, not while queued behind another.
-                    let watched = StatementWatch.shared.begin(limit: self.statementLimit)
+                    let token = StatementWatch.shared.begin(limit: watched ? self.statementLimit : nil)
                     let result = Result { try work(self.handle) }
-                    StatementWatch.shared.end(watched)
+                    StatementWatch.shared.end(token)
                     operation.finish()
                     continuation.resume(with: result)
                 }

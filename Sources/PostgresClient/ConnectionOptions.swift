@@ -24,6 +24,7 @@ public struct ConnectionOptions: Sendable {
     /// secret in a form we do not recognise).
     public var redacted: String {
         if conninfo.isEmpty { return "" }
+        if !isConnectionString { return "dbname=" + Self.quoted(conninfo) }
         var errorMessage: UnsafeMutablePointer<CChar>?
         guard let parsed = PQconninfoParse(conninfo, &errorMessage) else {
             if let errorMessage { PQfreemem(errorMessage) }
@@ -34,23 +35,36 @@ public struct ConnectionOptions: Sendable {
         var option = parsed
         while let keyword = option.pointee.keyword {
             let key = String(cString: keyword)
-            if let value = option.pointee.val, key != "password" {
-                let text = String(cString: value)
-                let quoted = text.isEmpty || text.contains(where: { $0 == " " || $0 == "'" || $0 == "\\" })
-                    ? "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
-                    : text
-                parts.append("\(key)=\(quoted)")
+            if let value = option.pointee.val, !Self.secretKeywords.contains(key) {
+                parts.append("\(key)=\(Self.quoted(String(cString: value)))")
             }
             option = option.advanced(by: 1)
         }
         return parts.joined(separator: " ")
     }
 
+    /// A conninfo value, single-quoted when it must be.
+    static func quoted(_ text: String) -> String {
+        text.isEmpty || text.contains(where: { $0 == " " || $0 == "'" || $0 == "\\" })
+            ? "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+            : text
+    }
+
+    /// The keywords whose values are secrets: the password, and the
+    /// passphrase of the client's SSL key.
+    static let secretKeywords: Set<String> = ["password", "sslpassword"]
+
+    /// libpq expands a dbname only when it looks like a connection string
+    /// (a URI, or it holds an `=`); anything else is a plain database name.
+    var isConnectionString: Bool {
+        conninfo.hasPrefix("postgresql://") || conninfo.hasPrefix("postgres://") || conninfo.contains("=")
+    }
+
     /// Why libpq cannot parse the conninfo (scrubbed), or nil when it can
     /// (or it is empty: libpq's own rules). A string libpq rejects is a
     /// configuration error, not an unreachable server.
     public var parseError: String? {
-        if conninfo.isEmpty { return nil }
+        if conninfo.isEmpty || !isConnectionString { return nil }
         var errorMessage: UnsafeMutablePointer<CChar>?
         if let parsed = PQconninfoParse(conninfo, &errorMessage) {
             PQconninfoFree(parsed)
@@ -64,37 +78,16 @@ public struct ConnectionOptions: Sendable {
     /// Removes every occurrence of a known password from `text`. When the
     /// conninfo cannot be parsed, its password is not known, and libpq's
     /// message quotes the token it choked on ("invalid percent-encoded
-    /// token: \"...\""): then a quoted token is kept only when it occurs in
-    /// the conninfo outside every place a password could be (a URI's user
-    /// info after its first colon, anything after a `password` keyword);
-    /// any other is replaced.
+    /// token: \"...\""), which may be the password or part of it (a
+    /// password may hold quotes too). Then, if the string has a place a
+    /// password could be, the message is cut before its first quote.
     func scrub(_ text: String) -> String {
         var result = text
         for secret in secrets where secret.count >= 1 {
             result = result.replacingOccurrences(of: secret, with: "********")
         }
-        guard let zones = unparsableSecretZones else { return result }
-        let pieces = result.split(separator: "\"", omittingEmptySubsequences: false)
-        guard pieces.count >= 3 else { return result }
-        var rebuilt = ""
-        for (index, piece) in pieces.enumerated() {
-            if index > 0 { rebuilt += "\"" }
-            let quoted = index % 2 == 1 && index < pieces.count - 1
-            rebuilt += quoted && !piece.isEmpty && !isOutside(String(piece), zones) ? "********" : String(piece)
-        }
-        return rebuilt
-    }
-
-    /// True when `token` occurs in the conninfo, and no occurrence overlaps a zone.
-    private func isOutside(_ token: String, _ zones: [Range<String.Index>]) -> Bool {
-        var found = false
-        var from = conninfo.startIndex
-        while let range = conninfo.range(of: token, range: from..<conninfo.endIndex) {
-            found = true
-            if zones.contains(where: { $0.overlaps(range) }) { return false }
-            from = conninfo.index(after: range.lowerBound)
-        }
-        return found
+        guard let zones = unparsableSecretZones, !zones.isEmpty, let quote = result.firstIndex(of: "\"") else { return result }
+        return String(result[..<quote]).trimmingWhitespace() + " (the rest of libpq's message is left out: it may quote the password)"
     }
 
     /// For a conninfo libpq cannot parse: where in it a password could be
@@ -102,7 +95,7 @@ public struct ConnectionOptions: Sendable {
     /// after a `password` keyword, in a URI's query too). nil when the
     /// string parses: then `secrets` knows the password.
     private var unparsableSecretZones: [Range<String.Index>]? {
-        if conninfo.isEmpty { return nil }
+        if conninfo.isEmpty || !isConnectionString { return nil }
         var errorMessage: UnsafeMutablePointer<CChar>?
         if let parsed = PQconninfoParse(conninfo, &errorMessage) {
             PQconninfoFree(parsed)
@@ -115,7 +108,7 @@ public struct ConnectionOptions: Sendable {
            let colon = conninfo[scheme.upperBound..<at].firstIndex(of: ":") {
             zones.append(conninfo.index(after: colon)..<at)
         }
-        if let keyword = conninfo.range(of: "password") {
+        if let keyword = conninfo.range(of: "password") {   // sslpassword too
             zones.append(keyword.upperBound..<conninfo.endIndex)
         }
         return zones
@@ -129,7 +122,7 @@ public struct ConnectionOptions: Sendable {
             defer { PQconninfoFree(parsed) }
             var option = parsed
             while let keyword = option.pointee.keyword {
-                if String(cString: keyword) == "password", let value = option.pointee.val {
+                if Self.secretKeywords.contains(String(cString: keyword)), let value = option.pointee.val {
                     let text = String(cString: value)
                     if !text.isEmpty { list.append(text) }
                 }

@@ -11,11 +11,14 @@ import Foundation
 /// so systemd restarts the daemon instead of leaving it stuck with its
 /// pings going (interface.md: the pings "stop when the daemon's own loop
 /// stalls"). Process-wide, like the watchdog it serves; a lock guards it.
+/// Times are on the suspending clock: a suspended host does not make a
+/// statement look late. COMMIT and ROLLBACK are not watched (no timeout
+/// applies to the commit itself).
 public final class StatementWatch: @unchecked Sendable {
     public static let shared = StatementWatch()
 
     private struct Entry {
-        var since: ContinuousClock.Instant
+        var since: SuspendingClock.Instant
         var limit: Duration
     }
 
@@ -27,7 +30,7 @@ public final class StatementWatch: @unchecked Sendable {
 
     /// Starts watching a statement that may take up to `limit`; nil (no
     /// limit) watches nothing.
-    func begin(limit: Duration?, at now: ContinuousClock.Instant = .now) -> Int? {
+    func begin(limit: Duration?, at now: SuspendingClock.Instant = .now) -> Int? {
         guard let limit else { return nil }
         lock.lock()
         defer { lock.unlock() }
@@ -45,7 +48,7 @@ public final class StatementWatch: @unchecked Sendable {
 
     /// How long the statement furthest past its limit plus `margin` has
     /// been waiting, or nil when none is.
-    public func overdue(margin: Duration, at now: ContinuousClock.Instant = .now) -> Duration? {
+    public func overdue(margin: Duration, at now: SuspendingClock.Instant = .now) -> Duration? {
         lock.lock()
         defer { lock.unlock() }
         let late = running.values.filter { now - $0.since > $0.limit + margin }

@@ -104,27 +104,40 @@ struct JobInvocation {
     /// recorded `interrupted` with its report (exit 1), instead of the
     /// process dying with its row left `running` until the next run of the
     /// job. A second signal cancels at once.
+    /// A third signal ends the process at once (exit 130), for a run that
+    /// cannot even be cancelled (a connect that hangs).
     func execute() async throws -> ExitStatus {
         let grace = orchestrator.runner.config.shutdown.graceSeconds
+        // Trapped before the run starts: a signal from now on is handled.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let work = Task { try await self.run() }
         let stopper = Task {
-            var signals = 0
-            for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
-                signals += 1
-                if signals == 1 {
+            var count = 0
+            for await signal in signals {
+                count += 1
+                switch count {
+                case 1:
                     FileHandle.standardError.write(Data(
                         "studybuddy-batch: \(signal) received: the run gets \(grace) s to finish, then it is cancelled and recorded interrupted\n".utf8))
                     Task {
                         try? await Task.sleep(for: .milliseconds(Int(grace * 1000)))
                         work.cancel()
                     }
-                } else {
+                case 2:
+                    FileHandle.standardError.write(Data("studybuddy-batch: \(signal) again: cancelling the run now\n".utf8))
                     work.cancel()
+                default:
+                    FileHandle.standardError.write(Data("studybuddy-batch: \(signal) a third time: exiting without waiting\n".utf8))
+                    exit(130)
                 }
             }
         }
         defer { stopper.cancel() }
-        return try await work.value
+        do {
+            return try await work.value
+        } catch is CancellationError {
+            throw BatchError(.jobFailed, "stopped by a signal before the run was recorded: nothing ran; run it again")
+        }
     }
 
     private func run() async throws -> ExitStatus {

@@ -177,6 +177,14 @@ struct OrchestratorTests {
                 SELECT job FROM batch.job_runs WHERE logical_date = '2026-11-21' AND status = 'succeeded' ORDER BY id
                 """).rows.map { try $0.decode("job", as: String.self) }
             #expect(succeeded == ["a", "b", "nightly", "c", "d"], "\(succeeded)")
+
+            // A manual run of a member earlier that night is no reason to skip it in the slot.
+            try await c.query("DELETE FROM probe_log")
+            _ = try await o.runner.run(RunRequest(job: "a", logicalDate: .d("2026-11-22")))
+            let slot = try await o.runPipeline(date: .d("2026-11-22"), trigger: .schedule, dryRun: false, args: RunArgs(),
+                                               onlyIfNotDone: true)
+            #expect(slot.status == .succeeded)
+            #expect(try await log(c) == ["a 2026-11-22", "a 2026-11-22", "b 2026-11-22", "c 2026-11-22", "d 2026-11-22"])
         }
     }
 }

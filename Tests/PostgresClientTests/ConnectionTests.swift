@@ -221,6 +221,15 @@ struct ConnectionTests {
         }
         #expect(ConnectionOptions(conninfo: "foo=bar").parseError?.contains("\"foo\"") == true)
         #expect(ConnectionOptions(conninfo: "").parseError == nil)
+        // A bare name is a database name to libpq (expand_dbname only expands strings with "=" or a URI).
+        #expect(ConnectionOptions(conninfo: "studybuddy").parseError == nil)
+        #expect(ConnectionOptions(conninfo: "studybuddy").redacted == "dbname=studybuddy")
+        // The SSL key's passphrase is a secret too.
+        let ssl = ConnectionOptions(conninfo: "host=h dbname=d sslpassword=\(secret)")
+        #expect(!ssl.redacted.contains(secret) && ssl.redacted.contains("dbname=d"))
+        // A password holding a quote cannot leak through libpq's quoted token.
+        let quoted = ConnectionOptions(conninfo: "postgresql://u:p\"\(secret)%zz@db.example/app")
+        #expect(!(quoted.parseError ?? "").contains(secret), "\(quoted.parseError ?? "")")
         #expect(options.parseError == nil)
     }
 

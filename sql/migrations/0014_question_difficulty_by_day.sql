@@ -16,3 +16,13 @@ CREATE TABLE batch.li_question_difficulty (
 
 COMMENT ON TABLE batch.li_question_difficulty IS
     'learning-impact: each question''s difficulty as of each logical date (session-analytics of that date reads it)';
+
+-- The batch role of sql/roles.sql, where it exists, may write it (roles.sql
+-- grants on the tables that exist when it runs; rerunning it does this too).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'studybuddy_batch') THEN
+        GRANT SELECT, INSERT, UPDATE, DELETE ON batch.li_question_difficulty TO studybuddy_batch;
+    END IF;
+END
+$$;
