@@ -164,6 +164,7 @@ public final class BatchDaemon: Service, Sendable {
     func mainLoop() async throws {
         guard try await startUp() else { return }
         var handled = try await catchUp()
+        await refreshSchedule(await state.config)
         while await !state.stopping {
             let config = await state.config
             guard let (slot, due) = nextSlot(after: handled, config: config) else { return }
