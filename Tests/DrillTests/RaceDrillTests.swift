@@ -10,27 +10,44 @@ import Testing
 /// and a manual call on one database run every scheduled slot once.
 @Suite("drill 3: racing runners", .serialized)
 struct RaceDrillTests {
+    /// A one-shot `--job mastery-update` for 2026-11-22 on demo data, stuck
+    /// on a table lock that `blocker` holds (in an open transaction), once
+    /// its run row is `running`.
+    struct BlockedRun {
+        let connection: Connection
+        let cli: CLIProcess
+        let blocker: Connection
+        let process: DaemonProcess
+        let runID: Int64
+    }
+
+    func blockedRun(_ db: TestDatabase, config: String) async throws -> BlockedRun {
+        let c = try await db.connect()
+        _ = try await DemoData.load(on: c, learners: 20, days: 3, seed: 4, endDate: .d("2026-11-22"), timezone: "UTC")
+        let cli = CLIProcess()
+        let path = cli.workingDirectory + "/config.toml"
+        try config.write(toFile: path, atomically: true, encoding: .utf8)
+        let blocker = try await db.connect()
+        try await blocker.query("BEGIN")
+        try await blocker.query("LOCK TABLE mastery_history IN ACCESS EXCLUSIVE MODE")
+        let process = try DaemonProcess(arguments: ["--job", "mastery-update", "--date", "2026-11-22", "--config", path,
+                                                    "--database", db.conninfo],
+                                        environment: cli.environment, workingDirectory: cli.workingDirectory)
+        var runID: Int64?
+        for _ in 0..<200 where runID == nil {
+            runID = try await c.query("SELECT id FROM batch.job_runs WHERE job = 'mastery-update' AND status = 'running'")
+                .first?.decode("id", as: Int64.self)
+            if runID == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        return BlockedRun(connection: c, cli: cli, blocker: blocker, process: process,
+                          runID: try #require(runID, "\(process.log)"))
+    }
+
     @Test("a manual call while the job runs elsewhere exits 75 and names host, pid and run id")
     func manualLoser() async throws {
         try await TestPostgres.withDatabase { db in
-            let c = try await db.connect()
-            _ = try await DemoData.load(on: c, learners: 20, days: 3, seed: 4, endDate: .d("2026-11-22"), timezone: "UTC")
-            let cli = CLIProcess()
-            let config = cli.workingDirectory + "/config.toml"
-            try "[timeouts]\nlock_seconds = 60\n".write(toFile: config, atomically: true, encoding: .utf8)
-            let blocker = try await db.connect()
-            try await blocker.query("BEGIN")
-            try await blocker.query("LOCK TABLE mastery_history IN ACCESS EXCLUSIVE MODE")
-            let holder = try DaemonProcess(arguments: ["--job", "mastery-update", "--date", "2026-11-22", "--config", config,
-                                                       "--database", db.conninfo],
-                                           environment: cli.environment, workingDirectory: cli.workingDirectory)
-            var runID: Int64?
-            for _ in 0..<200 where runID == nil {
-                runID = try await c.query("SELECT id FROM batch.job_runs WHERE job = 'mastery-update' AND status = 'running'")
-                    .first?.decode("id", as: Int64.self)
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            let id = try #require(runID)
+            let blocked = try await blockedRun(db, config: "[timeouts]\nlock_seconds = 60\n")
+            let (c, cli, blocker, holder, id) = (blocked.connection, blocked.cli, blocked.blocker, blocked.process, blocked.runID)
             let loser = try cli.run(["--job", "mastery-update", "--date", "2026-11-22", "--database", db.conninfo])
             #expect(loser.status == 75)
             let host = ProcessInfo.processInfo.hostName
@@ -56,24 +73,8 @@ struct RaceDrillTests {
     @Test("SIGTERM to a one-shot run: after shutdown.grace_seconds the run is cancelled and recorded interrupted, with its report")
     func oneShotStop() async throws {
         try await TestPostgres.withDatabase { db in
-            let c = try await db.connect()
-            _ = try await DemoData.load(on: c, learners: 20, days: 3, seed: 4, endDate: .d("2026-11-22"), timezone: "UTC")
-            let cli = CLIProcess()
-            let config = cli.workingDirectory + "/config.toml"
-            try "[shutdown]\ngrace_seconds = 1\n[timeouts]\nlock_seconds = 60\n".write(toFile: config, atomically: true, encoding: .utf8)
-            let blocker = try await db.connect()
-            try await blocker.query("BEGIN")
-            try await blocker.query("LOCK TABLE mastery_history IN ACCESS EXCLUSIVE MODE")
-            let run = try DaemonProcess(arguments: ["--job", "mastery-update", "--date", "2026-11-22", "--config", config,
-                                                    "--database", db.conninfo],
-                                        environment: cli.environment, workingDirectory: cli.workingDirectory)
-            var running = false
-            for _ in 0..<200 where !running {
-                running = try await c.query("SELECT 1 FROM batch.job_runs WHERE job = 'mastery-update' AND status = 'running'")
-                    .first != nil
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            #expect(running, "\(run.log)")
+            let blocked = try await blockedRun(db, config: "[shutdown]\ngrace_seconds = 1\n[timeouts]\nlock_seconds = 60\n")
+            let (c, blocker, run) = (blocked.connection, blocked.blocker, blocked.process)
             let stopAsked = Date()
             run.signal(SIGTERM)
             #expect(await run.waitForExit(timeout: 15) == 1, "\(run.log)")
