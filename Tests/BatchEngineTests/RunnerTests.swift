@@ -219,7 +219,7 @@ struct RunnerTests {
     func statementTimeout() async throws {
         try await TestPostgres.withDatabase { db in
             var config = BatchConfig()
-            config.jobTimeouts["probe-slow"] = .init(statementSeconds: 0.3, lockSeconds: 1, idleInTransactionSeconds: 5)
+            config.jobTimeouts["probe-slow"] = .init(statementSeconds: 0.3, lockSeconds: 1, idleInTransactionSeconds: 60)
             let outcome = try await TestRunner(database: db, config: config, registry: Self.registry).run("probe-slow", .d("2026-11-20"))
             #expect(outcome.status == .failed)
             #expect(outcome.report?.error?.sqlstate == "57014")
@@ -234,7 +234,10 @@ struct RunnerTests {
             // JIT on for every new session of this database, whatever the cluster says: the job must turn it off.
             try await c.run("ALTER DATABASE \"\(db.name)\" SET jit = on")
             var config = BatchConfig()
-            config.jobTimeouts[job] = .init(statementSeconds: 60, lockSeconds: 2, idleInTransactionSeconds: 5)
+            // idle_in_transaction 60 s, not 5: on a loaded machine the test process's two
+            // cooperative threads can both sit in a blocking CLI test's waitUntilExit for
+            // seconds, and the server ended this transaction as idle (once in a clean clone).
+            config.jobTimeouts[job] = .init(statementSeconds: 60, lockSeconds: 2, idleInTransactionSeconds: 60)
             let outcome = try await TestRunner(database: db, config: config, registry: Self.registry).run(job, .d("2026-11-20"))
             #expect(outcome.status == .succeeded)
             #expect(outcome.report?.counters == ["jit_off": 1, "lock_timeout_2s": 1, "repeatable_read": 1])
