@@ -205,14 +205,7 @@ public struct JobRunner: Sendable {
                 try await retry.finish(runID: runID, report: finalReport)
             }
         }.value
-        do {
-            let path = try reports.write(report)
-            runLogger.debug("report written to \(path)")
-        } catch {
-            report.warnings.append("\(error)")
-            runLogger.error("run \(runID) is recorded in batch.job_runs, but its report file was not written: \(error)")
-        }
-        if printSummary { FileHandle.standardError.write(Data((report.summary + "\n").utf8)) }
+        report = publish(report, logger: runLogger)
         if let failure {
             runLogger.error("\(job.name) \(interrupted ? "was interrupted" : "failed"): \(Self.errorInfo(failure).message)")
         }
@@ -239,15 +232,25 @@ public struct JobRunner: Sendable {
             counters: nil, warnings: [], error: .init(sqlstate: nil, message: "\(code): \(reason)", detail: nil, hint: hint),
             totals: .init(rowsRead: 0, rowsWritten: 0, badRows: 0))
         try await recorder.attachReport(runID: id, report: report)
+        logger.warning("\(start.job): \(reason); recorded run \(id) as skipped; \(hint)", metadata: ["job": "\(start.job)"])
+        report = publish(report, logger: logger)
+        return RunOutcome(runID: id, status: .skipped, report: report, message: reason)
+    }
+
+    /// Writes the report file of a recorded run and prints its summary. A
+    /// file that cannot be written (a full disk) fails nothing: the report
+    /// is in the run row, and the log and the summary say so.
+    func publish(_ report: RunReport, logger: Logger) -> RunReport {
+        var report = report
         do {
-            _ = try reports.write(report)
+            let path = try reports.write(report)
+            logger.debug("report written to \(path)")
         } catch {
             report.warnings.append("\(error)")
-            logger.error("run \(id) is recorded in batch.job_runs, but its report file was not written: \(error)")
+            logger.error("run \(report.runId) is recorded in batch.job_runs, but its report file was not written: \(error)")
         }
-        logger.warning("\(start.job): \(reason); recorded run \(id) as skipped; \(hint)", metadata: ["job": "\(start.job)"])
         if printSummary { FileHandle.standardError.write(Data((report.summary + "\n").utf8)) }
-        return RunOutcome(runID: id, status: .skipped, report: report, message: reason)
+        return report
     }
 
     /// Resolves the logical date and the half-open window `[start, end)`.

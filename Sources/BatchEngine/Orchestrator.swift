@@ -267,11 +267,8 @@ public struct Orchestrator: Sendable {
             try await recorder.finish(runID: parentID, report: report)
             await runner.writeMetrics(using: recorder.connection)
         }.value
-        do { try runner.reports.write(report) } catch {
-            logger.error("nightly run \(parentID) is recorded, but its report file was not written: \(error)")
-        }
-        if runner.printSummary { FileHandle.standardError.write(Data((report.summary + "\n").utf8)) }
-        var outcome = RunOutcome(runID: parentID, status: status, report: report,
+        let published = runner.publish(report, logger: logger)
+        var outcome = RunOutcome(runID: parentID, status: status, report: published,
                                  message: anyFailed ? "failed: \(failedMembers.joined(separator: ", "))" : nil)
         outcome.retryable = retryable
         return outcome

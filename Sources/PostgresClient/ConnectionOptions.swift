@@ -25,22 +25,9 @@ public struct ConnectionOptions: Sendable {
     public var redacted: String {
         if conninfo.isEmpty { return "" }
         if !isConnectionString { return "dbname=" + Self.quoted(conninfo) }
-        var errorMessage: UnsafeMutablePointer<CChar>?
-        guard let parsed = PQconninfoParse(conninfo, &errorMessage) else {
-            if let errorMessage { PQfreemem(errorMessage) }
-            return "<unparsable conninfo>"
-        }
-        defer { PQconninfoFree(parsed) }
-        var parts: [String] = []
-        var option = parsed
-        while let keyword = option.pointee.keyword {
-            let key = String(cString: keyword)
-            if let value = option.pointee.val, !Self.secretKeywords.contains(key) {
-                parts.append("\(key)=\(Self.quoted(String(cString: value)))")
-            }
-            option = option.advanced(by: 1)
-        }
-        return parts.joined(separator: " ")
+        guard let pairs = parsed.pairs else { return "<unparsable conninfo>" }
+        return pairs.filter { !Self.secretKeywords.contains($0.key) }
+            .map { "\($0.key)=\(Self.quoted($0.value))" }.joined(separator: " ")
     }
 
     /// A conninfo value, single-quoted when it must be.
@@ -60,19 +47,30 @@ public struct ConnectionOptions: Sendable {
         conninfo.hasPrefix("postgresql://") || conninfo.hasPrefix("postgres://") || conninfo.contains("=")
     }
 
+    /// The conninfo as libpq reads it: its set keywords and values, or
+    /// libpq's reason why it cannot (unscrubbed: pass it through `scrub`).
+    private var parsed: (pairs: [(key: String, value: String)]?, error: String?) {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &errorMessage) else {
+            defer { if let errorMessage { PQfreemem(errorMessage) } }
+            return (nil, errorMessage.map { String(cString: $0).trimmingWhitespace() } ?? "libpq cannot parse it")
+        }
+        defer { PQconninfoFree(options) }
+        var pairs: [(key: String, value: String)] = []
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val { pairs.append((String(cString: keyword), String(cString: value))) }
+            option = option.advanced(by: 1)
+        }
+        return (pairs, nil)
+    }
+
     /// Why libpq cannot parse the conninfo (scrubbed), or nil when it can
     /// (or it is empty: libpq's own rules). A string libpq rejects is a
     /// configuration error, not an unreachable server.
     public var parseError: String? {
         if conninfo.isEmpty || !isConnectionString { return nil }
-        var errorMessage: UnsafeMutablePointer<CChar>?
-        if let parsed = PQconninfoParse(conninfo, &errorMessage) {
-            PQconninfoFree(parsed)
-            return nil
-        }
-        guard let errorMessage else { return "libpq cannot parse it" }
-        defer { PQfreemem(errorMessage) }
-        return scrub(String(cString: errorMessage).trimmingWhitespace())
+        return parsed.error.map(scrub)
     }
 
     /// Removes every occurrence of a known password from `text`. When the
@@ -86,50 +84,28 @@ public struct ConnectionOptions: Sendable {
         for secret in secrets where secret.count >= 1 {
             result = result.replacingOccurrences(of: secret, with: "********")
         }
-        guard let zones = unparsableSecretZones, !zones.isEmpty, let quote = result.firstIndex(of: "\"") else { return result }
+        guard unparsableMayHoldPassword, let quote = result.firstIndex(of: "\"") else { return result }
         return String(result[..<quote]).trimmingWhitespace() + " (the rest of libpq's message is left out: it may quote the password)"
     }
 
-    /// For a conninfo libpq cannot parse: where in it a password could be
-    /// (a URI's user info after its first colon, up to the last `@`; all
-    /// after a `password` keyword, in a URI's query too). nil when the
-    /// string parses: then `secrets` knows the password.
-    private var unparsableSecretZones: [Range<String.Index>]? {
-        if conninfo.isEmpty || !isConnectionString { return nil }
-        var errorMessage: UnsafeMutablePointer<CChar>?
-        if let parsed = PQconninfoParse(conninfo, &errorMessage) {
-            PQconninfoFree(parsed)
-            return nil
+    /// For a conninfo libpq cannot parse: whether it has a place a password
+    /// could be (a URI's user info with a colon before the last `@`; a
+    /// `password` keyword, `sslpassword` too, in a URI's query as well).
+    /// False when the string parses: then `secrets` knows the password.
+    private var unparsableMayHoldPassword: Bool {
+        if conninfo.isEmpty || !isConnectionString || parsed.pairs != nil { return false }
+        if let scheme = conninfo.range(of: "://"), let at = conninfo[scheme.upperBound...].lastIndex(of: "@"),
+           conninfo[scheme.upperBound..<at].contains(":") {
+            return true
         }
-        if let errorMessage { PQfreemem(errorMessage) }
-        var zones: [Range<String.Index>] = []
-        if let scheme = conninfo.range(of: "://"),
-           let at = conninfo[scheme.upperBound...].lastIndex(of: "@"),
-           let colon = conninfo[scheme.upperBound..<at].firstIndex(of: ":") {
-            zones.append(conninfo.index(after: colon)..<at)
-        }
-        if let keyword = conninfo.range(of: "password") {   // sslpassword too
-            zones.append(keyword.upperBound..<conninfo.endIndex)
-        }
-        return zones
+        return conninfo.contains("password")
     }
 
     private var secrets: [String] {
         var list: [String] = []
         if let password, !password.isEmpty { list.append(password) }
-        var errorMessage: UnsafeMutablePointer<CChar>?
-        if !conninfo.isEmpty, let parsed = PQconninfoParse(conninfo, &errorMessage) {
-            defer { PQconninfoFree(parsed) }
-            var option = parsed
-            while let keyword = option.pointee.keyword {
-                if Self.secretKeywords.contains(String(cString: keyword)), let value = option.pointee.val {
-                    let text = String(cString: value)
-                    if !text.isEmpty { list.append(text) }
-                }
-                option = option.advanced(by: 1)
-            }
-        } else if let errorMessage {
-            PQfreemem(errorMessage)
+        if !conninfo.isEmpty, let pairs = parsed.pairs {
+            list += pairs.filter { Self.secretKeywords.contains($0.key) && !$0.value.isEmpty }.map(\.value)
         }
         return list
     }

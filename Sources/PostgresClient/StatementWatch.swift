@@ -26,7 +26,7 @@ public final class StatementWatch: @unchecked Sendable {
     private var nextToken = 0
     private var running: [Int: Entry] = [:]
 
-    public init() {}
+    private init() {}
 
     /// Starts watching a statement that may take up to `limit`; nil (no
     /// limit) watches nothing.

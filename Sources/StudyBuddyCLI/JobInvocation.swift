@@ -103,9 +103,9 @@ struct JobInvocation {
     /// statement is cancelled, its transaction rolled back and the run
     /// recorded `interrupted` with its report (exit 1), instead of the
     /// process dying with its row left `running` until the next run of the
-    /// job. A second signal cancels at once.
-    /// A third signal ends the process at once (exit 130), for a run that
-    /// cannot even be cancelled (a connect that hangs).
+    /// job. A second signal cancels at once; a third ends the process
+    /// (exit 130), for a run that cannot even be cancelled (a connect that
+    /// hangs).
     func execute() async throws -> ExitStatus {
         let grace = orchestrator.runner.config.shutdown.graceSeconds
         // Trapped before the run starts: a signal from now on is handled.

@@ -16,6 +16,13 @@ struct DaemonProcessTests {
         return (cli, path)
     }
 
+    /// SIGTERM, then the daemon must exit 0 within `timeout` seconds.
+    func stop(_ daemon: DaemonProcess, timeout: TimeInterval = 15,
+              sourceLocation: SourceLocation = #_sourceLocation) async {
+        daemon.signal(SIGTERM)
+        #expect(await daemon.waitForExit(timeout: timeout) == 0, "\(daemon.log)", sourceLocation: sourceLocation)
+    }
+
     /// A database with demo data, no connections left on it (usable as a template).
     func seeded(_ db: TestDatabase) async throws {
         let c = try await db.connect()
@@ -130,8 +137,7 @@ struct DaemonProcessTests {
             try "report_dir = \"\(file)/reports\"\n".write(toFile: configPath, atomically: true, encoding: .utf8)
             daemon.signal(SIGHUP)
             #expect(await socket.wait(timeout: 10) { _ in socket.messages.filter { $0 == "READY=1" }.count == 3 })
-            daemon.signal(SIGTERM)
-            #expect(await daemon.waitForExit(timeout: 10) == 0)
+            await stop(daemon, timeout: 10)
             #expect(daemon.log.contains("configuration rejected") && daemon.log.contains("catchup.max_dayz"))
             #expect(daemon.log.contains("configuration rejected, keeping the previous one: cannot create the report directory"),
                     "\(daemon.log)")
@@ -153,8 +159,7 @@ struct DaemonProcessTests {
                                               environment: cli.environment, workingDirectory: cli.workingDirectory)
             let deadline = Date().addingTimeInterval(15)
             while !migrating.log.contains("ready"), Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
-            migrating.signal(SIGTERM)
-            #expect(await migrating.waitForExit(timeout: 10) == 0, "\(migrating.log)")
+            await stop(migrating, timeout: 10)
             try await Migrator.verifyCurrent(on: c)
         }
     }
@@ -232,8 +237,7 @@ struct DaemonProcessTests {
             try await blocker.query("ROLLBACK")
             // Once the backend answers again (its statement times out), the pings resume.
             #expect(await socket.wait(from: socket.messages.count, timeout: 10) { $0 == "WATCHDOG=1" }, "\(daemon.log)")
-            daemon.signal(SIGTERM)
-            #expect(await daemon.waitForExit(timeout: 15) == 0, "\(daemon.log)")
+            await stop(daemon)
         }
     }
 
@@ -270,8 +274,7 @@ struct DaemonProcessTests {
             }
             #expect(seen == "12:00 06:15", "\(seen) \(daemon.log)")
             #expect(try await refreshedAfterRun(), "batch.job_schedule rewritten after the 06:00 run")
-            daemon.signal(SIGTERM)
-            #expect(await daemon.waitForExit(timeout: 15) == 0, "\(daemon.log)")
+            await stop(daemon)
         }
     }
 
