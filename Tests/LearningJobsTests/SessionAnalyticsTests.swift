@@ -389,7 +389,7 @@ struct SessionAnalyticsTests {
         }
     }
 
-    @Test("coverage: ended before the cut and started on D-1 or D, or without analytics yet")
+    @Test("coverage: ended before the cut and started on D-1 or D, or without analytics yet (none, or as of a later date)")
     func coverage() async throws {
         try await TestPostgres.withDatabase { db in
             let c = try await db.connect()
@@ -401,6 +401,8 @@ struct SessionAnalyticsTests {
                 (4, "2026-11-20T23:50:00Z", "2026-11-21T00:10:00Z"), // ends after the cut
                 (5, "2026-11-20T23:00:00Z", "2026-11-21T00:00:00Z"), // ends exactly at the cut
                 (6, "2026-11-20T23:00:00Z", nil),                    // still open
+                (7, "2026-11-18T10:00:00Z", "2026-11-18T11:00:00Z"), // D-2, analytics as of D+1: computed
+                (8, "2026-11-18T10:00:00Z", "2026-11-18T11:00:00Z"), // D-2, analytics without as_of (before 0005): computed
             ]
             for (n, start, end) in sessions {
                 try await f.session(n, learner: 1, startedAt: start, endedAt: end)
@@ -408,10 +410,12 @@ struct SessionAnalyticsTests {
             }
             let stale = """
                 INSERT INTO session_analytics VALUES ($1, 9, 9, 9, 9, 9, '{stale}', 9, '{"easy": 9, "medium": 9, "hard": 9}',
-                                                      9, 9, 9, 'hard', 9, '2026-11-19T00:00:00Z', '2026-11-18')
+                                                      9, 9, 9, 'hard', 9, '2026-11-19T00:00:00Z', $2::date)
                 """
-            try await c.query(stale, [Fixture.id("s", 1)])
-            try await c.query(stale, [Fixture.id("s", 3)])
+            try await c.query(stale, [Fixture.id("s", 1), "2026-11-18"])
+            try await c.query(stale, [Fixture.id("s", 3), "2026-11-18"])
+            try await c.query(stale, [Fixture.id("s", 7), "2026-11-21"])
+            try await c.query(stale, [Fixture.id("s", 8), String?.none])
             let outcome = try await TestRunner(database: db).run(Self.job, Self.day)
             #expect(try await analytics(c, 1)?.attempted == 9)
             #expect(try await computedAt(c, 1) == "2026-11-19T00:00:00Z")
@@ -421,8 +425,10 @@ struct SessionAnalyticsTests {
             #expect(try await analytics(c, 3) == one)
             #expect(try await computedAt(c, 3) == "2026-11-21T00:00:00Z")
             for n in 4...6 { #expect(try await analytics(c, n) == nil) }
-            #expect(outcome.report?.totals.rowsWritten == 2)
-            #expect(outcome.report?.totals.rowsRead == 2 + 2)
+            #expect(try await analytics(c, 7) == one)
+            #expect(try await analytics(c, 8) == one)
+            #expect(outcome.report?.totals.rowsWritten == 4)
+            #expect(outcome.report?.totals.rowsRead == 4 + 4)
         }
     }
 
