@@ -403,6 +403,7 @@ struct SessionAnalyticsTests {
                 (6, "2026-11-20T23:00:00Z", nil),                    // still open
                 (7, "2026-11-18T10:00:00Z", "2026-11-18T11:00:00Z"), // D-2, analytics as of D+1: computed
                 (8, "2026-11-18T10:00:00Z", "2026-11-18T11:00:00Z"), // D-2, analytics without as_of (before 0005): computed
+                (9, "2026-11-18T10:00:00Z", "2026-11-18T11:00:00Z"), // D-2, analytics as of D: not recomputed
             ]
             for (n, start, end) in sessions {
                 try await f.session(n, learner: 1, startedAt: start, endedAt: end)
@@ -416,6 +417,7 @@ struct SessionAnalyticsTests {
             try await c.query(stale, [Fixture.id("s", 3), "2026-11-18"])
             try await c.query(stale, [Fixture.id("s", 7), "2026-11-21"])
             try await c.query(stale, [Fixture.id("s", 8), String?.none])
+            try await c.query(stale, [Fixture.id("s", 9), "2026-11-20"])
             let outcome = try await TestRunner(database: db).run(Self.job, Self.day)
             #expect(try await analytics(c, 1)?.attempted == 9)
             #expect(try await computedAt(c, 1) == "2026-11-19T00:00:00Z")
@@ -427,6 +429,8 @@ struct SessionAnalyticsTests {
             for n in 4...6 { #expect(try await analytics(c, n) == nil) }
             #expect(try await analytics(c, 7) == one)
             #expect(try await analytics(c, 8) == one)
+            #expect(try await analytics(c, 9)?.attempted == 9)
+            #expect(try await computedAt(c, 9) == "2026-11-19T00:00:00Z")
             #expect(outcome.report?.totals.rowsWritten == 4)
             #expect(outcome.report?.totals.rowsRead == 4 + 4)
         }

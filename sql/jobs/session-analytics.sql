@@ -18,30 +18,29 @@
 -- date) counts as "not yet": in a day-by-day history it did not exist at D
 -- (see sql/migrations/0005_session_analytics_as_of.sql).
 --
--- "No analytics yet" first, on its own: the spec's rule reads every
--- session, so it reads only keys. The sessions without a session_analytics
--- row: one merge of the two primary keys, each read in key order from its
--- index alone; plus the rows computed for a later date (or before 0005)
--- through session_analytics_as_of_idx (none on a nightly run). At 300 days
--- of history (833k sessions) 0.17 s, against 0.58 s for the anti-join of
--- the two tables by hash over their heaps; 62 ms -> 40 ms at 30 days
--- (BENCHMARKS.md, "Night round 4"). The planner costs the hash join lower
--- (it reads whole heaps in parallel), so for this one statement hash joins
--- and parallel workers (each would read the whole inner index again) are
--- off; RESET gives back the server's or role's settings.
-SET LOCAL enable_hashjoin = off;
+-- "No analytics yet" first, on its own: the spec's rule tests every
+-- session that ended before the cut, every night. Both tables have an
+-- index that carries the column this filters on (migration 0015):
+-- sessions_id_ended_idx each session's id and ended_at,
+-- session_analytics_id_as_of_idx each row's session and as_of; where the
+-- visibility maps are set (0015 has autovacuum keep session_analytics'
+-- set), the planner merges the two indexes in key order and reads neither
+-- heap. At 300 days of history (833k sessions), on a nightly run, 0.20 s
+-- against 0.55 s for the anti-join of the two heaps before 0015; on an
+-- older D of a backfill 0.14-0.15 s against 0.15-0.22 s (BENCHMARKS.md,
+-- "Night round 4"). Without parallel workers: a parallel plan (a hash
+-- anti-join in two workers, the planner's choice) took 0.35 s here, and
+-- would read the inner index once per worker in a merge. RESET gives back
+-- the session's default (server, database, role, connection options).
 SET LOCAL max_parallel_workers_per_gather = 0;
 
 CREATE TEMP TABLE sa_unanalyzed ON COMMIT DROP AS
 SELECT p.id
 FROM sessions p
-WHERE NOT EXISTS (SELECT 1 FROM session_analytics x WHERE x.session_id = p.id)
-UNION ALL
-SELECT x.session_id
-FROM session_analytics x
-WHERE x.as_of > :day::date OR x.as_of IS NULL;
+WHERE p.ended_at < :window_end::timestamptz
+  AND NOT EXISTS (SELECT 1 FROM session_analytics x
+                  WHERE x.session_id = p.id AND x.as_of <= :day::date);
 
-RESET enable_hashjoin;
 RESET max_parallel_workers_per_gather;
 ANALYZE sa_unanalyzed;
 
