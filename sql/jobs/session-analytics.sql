@@ -25,13 +25,16 @@
 -- session_analytics_id_as_of_idx each row's session and as_of; where the
 -- visibility maps are set (0015 has autovacuum keep session_analytics'
 -- set), the planner merges the two indexes in key order and reads neither
--- heap. At 300 days of history (833k sessions), on a nightly run, 0.20 s
--- against 0.55 s for the anti-join of the two heaps before 0015; on an
--- older D of a backfill 0.14-0.15 s against 0.15-0.22 s (BENCHMARKS.md,
--- "Night round 4"). Without parallel workers: a parallel plan (a hash
--- anti-join in two workers, the planner's choice) took 0.35 s here, and
--- would read the inner index once per worker in a merge. RESET gives back
--- the session's default (server, database, role, connection options).
+-- heap. At 300 days of history (833k sessions): 0.19-0.25 s once
+-- autovacuum has been by since the last night's writes, 0.41-0.47 s right
+-- after them (their rows are spread over a third of the heap's pages, which
+-- are then read), against 0.55-0.60 s for the anti-join of the two heaps
+-- before 0015; on an older D of a backfill 0.14-0.15 s against 0.15-0.26 s
+-- (BENCHMARKS.md, "Night round 4"). Without parallel workers: a parallel
+-- plan (a hash anti-join in two workers, the planner's choice) took 0.35 s
+-- here, and would read the inner index once per worker in a merge. RESET
+-- gives back the session's default (server, database, role, connection
+-- options).
 SET LOCAL max_parallel_workers_per_gather = 0;
 
 CREATE TEMP TABLE sa_unanalyzed ON COMMIT DROP AS
