@@ -25,11 +25,11 @@
 -- session_analytics_id_as_of_idx each row's session and as_of; where the
 -- visibility maps are set (0015 has autovacuum keep session_analytics'
 -- set), the planner merges the two indexes in key order and reads neither
--- heap. At 300 days of history (833k sessions): 0.19-0.25 s once
--- autovacuum has been by since the last night's writes, 0.41-0.47 s right
+-- heap. At 300 days of history (833k sessions): 191-257 ms once
+-- autovacuum has been by since the last night's writes, 410-470 ms right
 -- after them (their rows are spread over a third of the heap's pages, which
--- are then read), against 0.55-0.60 s for the anti-join of the two heaps
--- before 0015; on an older D of a backfill 0.14-0.15 s against 0.15-0.26 s
+-- are then read), against 488-645 ms for the anti-join of the two heaps
+-- before 0015; on an older D of a backfill 138-156 ms against 205-273 ms
 -- (BENCHMARKS.md, "Night round 4"). Without parallel workers: a parallel
 -- plan (a hash anti-join in two workers, the planner's choice) took 0.35 s
 -- here, and would read the inner index once per worker in a merge. RESET

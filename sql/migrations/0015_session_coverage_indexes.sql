@@ -10,16 +10,20 @@
 -- (sql/jobs/session-analytics.sql, step read-sessions; BENCHMARKS.md,
 -- "Night round 4").
 --
--- sessions is the app's table and live: built CONCURRENTLY (no write lock),
--- and only if no index of that name exists (a DBA may create it beforehand
--- under this name). A failed concurrent build leaves an INVALID index: drop
--- it and rerun `migrate`. Its cost to the app: one more index entry per
--- inserted or updated session (an update of ended_at is not HOT already:
--- sessions_open_idx's predicate reads ended_at).
+-- Both are built CONCURRENTLY (no write lock) and only if no index of that
+-- name exists (a DBA may create them beforehand under these names). A
+-- failed concurrent build leaves an INVALID index, which IF NOT EXISTS
+-- would then skip: drop it and rerun `migrate`.
+--
+-- sessions is the app's table and live. Its cost to the app: one more
+-- index entry per inserted or updated session (an update of ended_at is
+-- not HOT already: sessions_open_idx's predicate reads ended_at).
 CREATE INDEX CONCURRENTLY IF NOT EXISTS sessions_id_ended_idx
     ON public.sessions (id) INCLUDE (ended_at);
 -- session_analytics is written only by the batch. Each night's update of
--- D-1's rows moves their as_of, so each also writes an entry here.
+-- D-1's rows moves their as_of, so each also writes an entry here, and is
+-- no longer HOT-eligible (it rarely was: the pages are full), so it adds a
+-- primary-key entry too.
 CREATE INDEX CONCURRENTLY IF NOT EXISTS session_analytics_id_as_of_idx
     ON public.session_analytics (session_id) INCLUDE (as_of);
 -- The merge reads session_analytics' heap wherever its visibility map is
