@@ -16,6 +16,17 @@ struct DaemonProcessTests {
         return (cli, path)
     }
 
+    /// The environment systemd gives a `Type=notify` unit with
+    /// `WatchdogSec=0.6`, with the clock at 2026-11-24 05:59:30 (30 s before
+    /// the 06:00 mastery-decay slot).
+    func watchdogEnvironment(_ cli: CLIProcess, _ socket: NotifySocket) -> [String: String] {
+        var environment = cli.environment
+        environment["NOTIFY_SOCKET"] = socket.path
+        environment["WATCHDOG_USEC"] = "600000"
+        environment["STUDYBUDDY_BATCH_NOW"] = "2026-11-24T05:59:30Z"
+        return environment
+    }
+
     /// SIGTERM, then the daemon must exit 0 within `timeout` seconds.
     func stop(_ daemon: DaemonProcess, timeout: TimeInterval = 15,
               sourceLocation: SourceLocation = #_sourceLocation) async {
@@ -48,10 +59,7 @@ struct DaemonProcessTests {
                 """)
             let socket = try NotifySocket()
             defer { socket.close() }
-            var environment = cli.environment
-            environment["NOTIFY_SOCKET"] = socket.path
-            environment["WATCHDOG_USEC"] = "600000"
-            environment["STUDYBUDDY_BATCH_NOW"] = "2026-11-24T05:59:30Z"
+            let environment = watchdogEnvironment(cli, socket)
             let live = "host=\(db.host) user=postgres dbname=\(copy)"
             let daemon = try DaemonProcess(arguments: ["daemon", "--config", configPath, "--database", live],
                                            environment: environment, workingDirectory: cli.workingDirectory)
@@ -202,10 +210,7 @@ struct DaemonProcessTests {
                 """)
             let socket = try NotifySocket()
             defer { socket.close() }
-            var environment = cli.environment
-            environment["NOTIFY_SOCKET"] = socket.path
-            environment["WATCHDOG_USEC"] = "600000"
-            environment["STUDYBUDDY_BATCH_NOW"] = "2026-11-24T05:59:30Z"
+            let environment = watchdogEnvironment(cli, socket)
             let blocker = try await db.connect()
             try await blocker.query("BEGIN")
             try await blocker.query("LOCK TABLE mastery_history IN ACCESS EXCLUSIVE MODE")

@@ -61,7 +61,7 @@ UNION
 SELECT s.id, s.started_at, s.ended_at, s.bad_reason
 FROM batch.checked_sessions s
 JOIN sa_unanalyzed u ON u.id = s.id
-WHERE s.ended_at < :window_end::timestamptz;
+WHERE s.ended_at < :window_end::timestamptz;  -- again: this statement's snapshot is newer
 
 CREATE TEMP TABLE sa_sessions ON COMMIT DROP AS
 SELECT id, started_at, ended_at
