@@ -51,6 +51,20 @@ struct MigrationTests {
         }
     }
 
+    @Test("session_analytics is vacuumed after every night's writes, whatever its size (fixed thresholds, no scale factor)")
+    func sessionAnalyticsAutovacuum() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await db.connect()
+            let options = try await c.query("""
+                SELECT coalesce(array_to_string(reloptions, ','), '') AS options FROM pg_class
+                WHERE relname = 'session_analytics' AND relnamespace = 'public'::regnamespace
+                """).rows.first?.decode("options", as: String.self)
+            #expect(options.map { Set($0.split(separator: ",").map(String.init)) } == [
+                "autovacuum_vacuum_scale_factor=0", "autovacuum_vacuum_threshold=1000",
+                "autovacuum_vacuum_insert_scale_factor=0", "autovacuum_vacuum_insert_threshold=1000"])
+        }
+    }
+
     @Test("an applied file that changed afterwards is refused with a clear error")
     func checksumRefusal() async throws {
         try await TestPostgres.withDatabase { db in
