@@ -51,7 +51,7 @@ struct MigrationTests {
         }
     }
 
-    @Test("session_analytics is vacuumed after every night's writes, whatever its size (fixed thresholds, no scale factor)")
+    @Test("session_analytics' autovacuum thresholds are fixed (1000 rows, no scale factor): they follow a night's writes, not the table's size")
     func sessionAnalyticsAutovacuum() async throws {
         try await TestPostgres.withDatabase { db in
             let c = try await db.connect()
