@@ -27,12 +27,12 @@
 -- after every night), the planner merges the two indexes in key order and
 -- reads neither heap. At 300 days of history (833k sessions): 191-257 ms
 -- once autovacuum has been by since the last night's writes (the whole
--- read-sessions step 187-236 ms at 300 days in the benchmark, after the
--- day between two nights or a VACUUM),
--- 410-470 ms right after them (their rows are spread over a third of the
--- heap's pages, which are then read), against 488-645 ms for the anti-join
--- of the two heaps before 0015; on an older D of a backfill 138-156 ms
--- against 205-273 ms (BENCHMARKS.md, "Night round 4" and "Night round 5").
+-- read-sessions step 187-236 ms in the benchmark, after the day between
+-- two nights or a VACUUM), 410-470 ms right after them (their rows are
+-- spread over a third of the heap's pages, which are then read), against
+-- 488-645 ms for the anti-join of the two heaps before 0015; on an older D
+-- of a backfill 138-156 ms against 205-273 ms (BENCHMARKS.md, "Night round
+-- 4" and "Night round 5").
 -- Without parallel workers: a parallel plan (a hash anti-join in two
 -- workers, the planner's choice) took 0.35 s here, and would read the
 -- inner index once per worker in a merge. RESET gives back the session's

@@ -17,11 +17,11 @@
 -- rows, whatever the table's size. A night leaves about one day's sessions
 -- dead and inserts about as many, so with more than about a thousand
 -- sessions a day autovacuum comes once after every night, between two
--- nights; below that, after every second or third night. The vacuum itself still grows with the
--- table: its heap pass skips only runs of all-visible pages, and with the
--- night's rows spread over a third of the pages it also scans the indexes
--- whole (the primary key and session_analytics_id_as_of_idx), off the
--- nights' path.
+-- nights; below that, after every second or third night. The vacuum
+-- itself still grows with the table: its heap pass skips only runs of
+-- all-visible pages, and with the night's rows spread over a third of the
+-- pages it also scans the indexes whole (the primary key and
+-- session_analytics_id_as_of_idx), off the nights' path.
 --
 -- Applying it takes a SHARE UPDATE EXCLUSIVE lock on session_analytics for
 -- a moment (no rewrite; reads and writes go on), which waits behind a
