@@ -11,11 +11,14 @@ import PostgresClient
 /// processed day (zeros and NULL ratios on a day without attempts).
 ///
 /// "New in a subject" needs every earlier attempt of the learner; a kept
-/// witness per (learner, subject) (`batch.us_first_seen`, migration 0011)
-/// is checked by key instead, and only the pairs whose witness does not hold
-/// read the history, so a night's cost follows the day's attempts while the
-/// counts stay those of a from-scratch computation. Witness writes are the
-/// counter `first_seen_written`, not `rows_written` (a cache, not output).
+/// witness per (learner, subject) (`batch.us_first_seen`, migration 0011:
+/// the instant of a good attempt) is checked by one probe of an index
+/// instead (`attempts_learner_good_idx`, migration 0017), and only the pairs
+/// whose witness does not hold read the history, through the same index. So
+/// a night's cost follows the day's attempts, neither probe reads the
+/// attempts heap where its visibility map is set, and the counts stay those
+/// of a from-scratch computation. Witness writes are the counter
+/// `first_seen_written`, not `rows_written` (a cache, not output).
 public enum UsageStats {
     public static let name = "usage-stats"
 

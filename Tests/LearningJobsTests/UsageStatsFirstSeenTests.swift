@@ -118,12 +118,13 @@ struct UsageStatsFirstSeenTests {
             let newPairs = try await fromScratch(c, Self.days.last!).values.reduce(0, +)
             #expect(newPairs > 0)
             #expect(again.report?.counters?["first_seen_probed"] == newPairs)
-            // A witness is a good attempt of its learner, in its subject, never a bad row.
+            // A witness is the instant of a good attempt of its learner, in
+            // its subject, never of a bad row only.
             let wrong = try await c.query("""
                 SELECT count(*)::int AS n FROM batch.us_first_seen w
-                LEFT JOIN batch.checked_attempts a ON a.id = w.attempt_id
-                WHERE a.id IS NULL OR a.bad_reason IS NOT NULL OR a.learner_id <> w.learner_id
-                   OR (w.subject <> '*' AND a.subject <> w.subject) OR a.created_at <> w.created_at
+                WHERE NOT EXISTS (SELECT 1 FROM batch.checked_attempts a
+                                  WHERE a.learner_id = w.learner_id AND a.created_at = w.created_at
+                                    AND a.bad_reason IS NULL AND (w.subject = '*' OR a.subject = w.subject))
                 """).first!.decode("n", as: Int.self)
             #expect(wrong == 0)
         }
@@ -207,7 +208,8 @@ struct UsageStatsFirstSeenTests {
                 """, [pair.learner, pair.subject])
             try await c.query("""
                 UPDATE attempts SET time_sec = -1
-                WHERE id IN (SELECT attempt_id FROM batch.us_first_seen ORDER BY learner_id, subject LIMIT 20)
+                WHERE (learner_id, created_at) IN (SELECT learner_id, created_at FROM batch.us_first_seen
+                                                   ORDER BY learner_id, subject LIMIT 20)
                 """)
             rerun = try await runner.run(Self.job, d)
             try await expectExact(c, d, "after witnesses turned bad")
@@ -274,14 +276,16 @@ struct UsageStatsFirstSeenTests {
             // late attempt stamped -infinity.
             try await c.query("""
                 UPDATE attempts SET created_at = \(ws) + interval '30 hours'
-                WHERE id IN (SELECT attempt_id FROM batch.us_first_seen ORDER BY subject, learner_id LIMIT 15)
+                WHERE (learner_id, created_at) IN (SELECT learner_id, created_at FROM batch.us_first_seen
+                                                   ORDER BY subject, learner_id LIMIT 15)
                 """)
             rerun = try await runner.run(Self.job, d)
             try await expectExact(c, d, "after witnesses moved after D")
             try await c.query("""
                 DELETE FROM questions WHERE id IN (
-                    SELECT a.question_id FROM batch.us_first_seen w JOIN attempts a ON a.id = w.attempt_id
-                    WHERE w.subject <> '*' ORDER BY w.learner_id LIMIT 2)
+                    SELECT a.question_id FROM batch.us_first_seen w
+                    JOIN attempts a ON a.learner_id = w.learner_id AND a.created_at = w.created_at
+                    WHERE w.subject <> '*' ORDER BY w.learner_id, a.question_id LIMIT 2)
                 """)
             rerun = try await runner.run(Self.job, d)
             try await expectExact(c, d, "after questions deleted")
@@ -316,6 +320,61 @@ struct UsageStatsFirstSeenTests {
                 try await runner.run(Self.job, day)
                 try await expectExact(c, day, "\(day) after the changes")
             }
+        }
+    }
+
+    @Test("the probes' view (migration 0017) holds exactly the good attempts of checked_attempts, and the partial index serves it without the heap")
+    func goodAttemptKeys() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await db.connect()
+            // One learner that exists; questions good, with each NULL field, and one id without a question.
+            try await c.run("""
+                INSERT INTO learners (id) VALUES ('00000000-0000-4000-8000-000000000001');
+                INSERT INTO questions (id, subject, topic, subcategory) VALUES
+                    ('00000000-0000-4000-8000-0000000000a1', 'math', 't', 'c'),
+                    ('00000000-0000-4000-8000-0000000000a2', NULL, 't', 'c'),
+                    ('00000000-0000-4000-8000-0000000000a3', 'math', NULL, 'c'),
+                    ('00000000-0000-4000-8000-0000000000a4', 'math', 't', NULL);
+                """)
+            // Every combination of good and bad values of the columns checked_attempts tests (77,760 rows).
+            try await c.run("""
+                INSERT INTO attempts (learner_id, question_id, attempt_no, context, correct, time_sec, hint_used, user_answer, created_at)
+                SELECT l, q, n, ctx, ok, t, h, ua,
+                       CASE WHEN at THEN '2026-11-20T08:00:00Z'::timestamptz + row_number() OVER () * interval '1 second' END
+                FROM unnest(ARRAY['00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000009', NULL]::uuid[]) l,
+                     unnest(ARRAY['00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000a2',
+                                  '00000000-0000-4000-8000-0000000000a3', '00000000-0000-4000-8000-0000000000a4',
+                                  '00000000-0000-4000-8000-0000000000a9', NULL]::uuid[]) q,
+                     unnest(ARRAY[NULL, 0, 1, 2]::int[]) n,
+                     unnest(ARRAY[NULL, 'session', 'practice', 'daily', 'homework']::text[]) ctx,
+                     unnest(ARRAY[NULL, true, false]::boolean[]) ok,
+                     unnest(ARRAY[NULL, -1, 0, 5]::int[]) t,
+                     unnest(ARRAY[NULL, true, false]::boolean[]) h,
+                     unnest(ARRAY[NULL, '', 'x']::text[]) ua,
+                     unnest(ARRAY[true, false]) at;
+                ANALYZE attempts;
+                """)
+            let counts = try #require(try await c.query("""
+                WITH good AS (SELECT learner_id, created_at, subject FROM batch.checked_attempts WHERE bad_reason IS NULL),
+                     keys AS (SELECT learner_id, created_at, subject FROM batch.us_good_attempt_keys
+                              WHERE created_at IS NOT NULL AND learner_id IN (SELECT id FROM learners))
+                SELECT (SELECT count(*) FROM good)::int AS good,
+                       (SELECT count(*) FROM (SELECT * FROM good EXCEPT ALL SELECT * FROM keys) x)::int AS only_good,
+                       (SELECT count(*) FROM (SELECT * FROM keys EXCEPT ALL SELECT * FROM good) x)::int AS only_keys
+                """).first)
+            // The learner that exists, the good question, a created_at, and of the
+            // rest: 2 attempt_no x 3 contexts x 2 correct x 2 times x 2 hints x 2 answers.
+            #expect(try counts.decode("good", as: Int.self) == 96)
+            #expect(try counts.decode("only_good", as: Int.self) == 0)
+            #expect(try counts.decode("only_keys", as: Int.self) == 0)
+            // The planner matches the view's tests to the index's predicate: an index-only scan.
+            try await c.run("SET enable_seqscan = off; SET enable_bitmapscan = off;")
+            let plan = try await c.query("""
+                EXPLAIN (COSTS OFF) SELECT 1 FROM batch.us_good_attempt_keys g
+                WHERE g.learner_id = '00000000-0000-4000-8000-000000000001' AND g.created_at < '2026-11-21T00:00:00Z'
+                  AND g.subject = 'math' LIMIT 1
+                """).rows.map { try $0.decode("QUERY PLAN", as: String.self) }.joined(separator: "\n")
+            #expect(plan.contains("Index Only Scan using attempts_learner_good_idx"), "\(plan)")
         }
     }
 }

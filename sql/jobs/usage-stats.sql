@@ -39,21 +39,23 @@
 -- loses its row; unchanged rows are not rewritten. (A question subject
 -- spelled '*' would collide with the overall row: not supported.)
 --
--- Who is new (migration 0011; README, "Incremental aggregates"): asked of
--- the attempts, "did this learner have a good attempt in S before D?"
--- reads the learner's earlier attempts, which grow with the history.
--- batch.us_first_seen keeps, per (learner, subject or '*'), one good
--- attempt that showed it, a witness. Each run checks the day's pairs'
--- witnesses by primary key (still there, still a good row of that learner
--- and subject, created before D): a witness that holds is proof, so the
--- pair is not new. Only the other pairs read the history: the learners new
--- on D, and pairs whose witness was deleted, corrected or is later than D
--- (a rerun of an older date). A witness that does not hold only sends the
--- pair to that probe, so the counts are exactly those of a from-scratch
--- computation after late inserts, deletions, corrections and reruns
--- alike, with nothing to rebuild. Witnesses only move earlier, and a pair
--- whose witness holds is not written: a rerun, of dates in any order,
--- writes nothing.
+-- Who is new (migrations 0011 and 0017; README, "Incremental
+-- aggregates"): asked of the attempts, "did this learner have a good
+-- attempt in S before D?" reads the learner's earlier attempts, which grow
+-- with the history. batch.us_first_seen keeps, per (learner, subject or
+-- '*'), the created_at of one good attempt that showed it, a witness. Each
+-- run checks the day's pairs' witnesses with one probe each of
+-- attempts_learner_good_idx (batch.us_good_attempt_keys): a good attempt of
+-- that learner and subject at that instant, before D. A witness that holds
+-- is proof, so the pair is not new. Only the other pairs read the history,
+-- through the same index: the learners new on D, and pairs whose witness
+-- was deleted, corrected or is later than D (a rerun of an older date). A
+-- witness that does not hold only sends the pair to that probe, so the
+-- counts are exactly those of a from-scratch computation after late
+-- inserts, deletions, corrections and reruns alike, with nothing to
+-- rebuild. Witnesses only move earlier, and a pair whose witness holds is
+-- not written: a rerun, of dates in any order, writes nothing. Neither
+-- probe reads the attempts heap where its visibility map is set (0017).
 
 -- step: read-activity
 -- The day's attempts, read once.
@@ -92,36 +94,39 @@ WHERE started_at >= :window_start::timestamptz
 -- step: first-seen
 -- The day's (learner, subject) pairs and (learner, '*'); the learners come
 -- from the day's distinct pairs, not from a second pass over its attempts.
+-- In learner order, so that the probes below walk the index (and the
+-- witnesses' primary key) in key order.
 CREATE TEMP TABLE us_pairs ON COMMIT DROP AS
 WITH day_pairs AS (
     SELECT DISTINCT learner_id, subject FROM us_attempts
 )
 SELECT learner_id, subject
-FROM day_pairs
-WHERE subject <> '*'            -- a subject spelled '*' is not supported (see above)
-UNION ALL
-SELECT DISTINCT learner_id, '*'
-FROM day_pairs;
+FROM (SELECT learner_id, subject
+      FROM day_pairs
+      WHERE subject <> '*'            -- a subject spelled '*' is not supported (see above)
+      UNION ALL
+      SELECT DISTINCT learner_id, '*'
+      FROM day_pairs) p
+ORDER BY learner_id, subject;
 ANALYZE us_pairs;
 
 -- Pairs whose kept witness holds: a good attempt of that learner (and
--- subject) created before D. One key probe of the witness per pair
--- (LATERAL: per pair by key whatever the table sizes, never a join of all
--- witnesses with all attempts).
+-- subject) at the witness's instant, created before D. One probe of the
+-- index per pair (LATERAL with LIMIT: per pair by key whatever the table
+-- sizes, never a join of all witnesses with all attempts). The learner
+-- exists: the pairs come from the day's good attempts, in this snapshot.
 CREATE TEMP TABLE us_verified ON COMMIT DROP AS
 SELECT p.learner_id, p.subject
 FROM us_pairs p
+JOIN batch.us_first_seen w ON w.learner_id = p.learner_id AND w.subject = p.subject
 CROSS JOIN LATERAL (
     SELECT 1
-    FROM (SELECT a.learner_id, a.subject, a.created_at, a.bad_reason   -- OFFSET 0: the witness's row is
-          FROM batch.us_first_seen w                                  -- looked up by key, then tested; the
-          JOIN batch.checked_attempts a ON a.id = w.attempt_id        -- tests pushed into the view's joins
-          WHERE w.learner_id = p.learner_id AND w.subject = p.subject -- made the planner scan questions
-          OFFSET 0) x                                                 -- once per pair
-    WHERE x.bad_reason IS NULL
-      AND x.learner_id = p.learner_id
-      AND x.created_at < :window_start::timestamptz
-      AND (p.subject = '*' OR x.subject = p.subject)
+    FROM batch.us_good_attempt_keys g
+    WHERE g.learner_id = p.learner_id
+      AND g.created_at = w.created_at
+      AND g.created_at < :window_start::timestamptz
+      AND (p.subject = '*' OR g.subject = p.subject)
+    LIMIT 1
 ) v;
 ANALYZE us_verified;
 
@@ -137,39 +142,24 @@ SELECT learner_id, subject FROM us_verified;
 ANALYZE us_unverified;
 
 -- Who is not new: the verified pairs, and those of the others whose probe
--- of the learner's earlier attempts (attempts_learner_created_idx; up to
--- the first good one in the subject) finds one, with the attempt found
--- (NULL for the pairs whose witness held).
+-- of the learner's earlier good attempts (the same index, oldest first, up
+-- to the first in the subject) finds one, with its instant (NULL for the
+-- pairs whose witness held).
 CREATE TEMP TABLE us_known ON COMMIT DROP AS
-SELECT learner_id, subject, NULL::uuid AS attempt_id, NULL::timestamptz AS created_at
+SELECT learner_id, subject, NULL::timestamptz AS created_at
 FROM us_verified
 UNION ALL
-SELECT k.learner_id, k.subject, x.id, x.created_at
+SELECT k.learner_id, k.subject, x.created_at
 FROM us_unverified k
 CROSS JOIN LATERAL (
-    SELECT p.id, p.created_at
-    FROM (SELECT p.id, p.created_at, p.subject     -- OFFSET 0: the subject test stays outside, so the
-          FROM batch.checked_attempts p            -- planner probes questions by key per attempt instead
-          WHERE p.learner_id = k.learner_id        -- of hashing the subject's questions per pair
-            AND p.created_at < :window_start::timestamptz
-            AND p.bad_reason IS NULL
-          OFFSET 0) p
-    WHERE p.subject = k.subject
+    SELECT g.created_at
+    FROM batch.us_good_attempt_keys g
+    WHERE g.learner_id = k.learner_id
+      AND g.created_at < :window_start::timestamptz
+      AND (k.subject = '*' OR g.subject = k.subject)
+    ORDER BY g.created_at
     LIMIT 1
-) x
-WHERE k.subject <> '*'
-UNION ALL
-SELECT k.learner_id, '*', x.id, x.created_at
-FROM us_unverified k
-CROSS JOIN LATERAL (
-    SELECT p.id, p.created_at
-    FROM batch.checked_attempts p
-    WHERE p.learner_id = k.learner_id
-      AND p.created_at < :window_start::timestamptz
-      AND p.bad_reason IS NULL
-    LIMIT 1
-) x
-WHERE k.subject = '*';
+) x;
 ANALYZE us_known;
 
 -- The pairs new on D: neither verified nor found (EXCEPT, as above),
@@ -182,36 +172,37 @@ FROM (SELECT learner_id, subject FROM us_unverified
       EXCEPT
       SELECT learner_id, subject FROM us_known) n
 WHERE NOT EXISTS (SELECT 1
-                  FROM (SELECT a.learner_id, a.subject, a.bad_reason   -- OFFSET 0: by key (see us_verified)
-                        FROM batch.us_first_seen w
-                        JOIN batch.checked_attempts a ON a.id = w.attempt_id
-                        WHERE w.learner_id = n.learner_id AND w.subject = n.subject
-                        OFFSET 0) x
-                  WHERE x.bad_reason IS NULL AND x.learner_id = n.learner_id
-                    AND (n.subject = '*' OR x.subject = n.subject));
+                  FROM batch.us_first_seen w
+                  CROSS JOIN LATERAL (SELECT 1
+                                      FROM batch.us_good_attempt_keys g
+                                      WHERE g.learner_id = n.learner_id
+                                        AND g.created_at = w.created_at
+                                        AND (n.subject = '*' OR g.subject = n.subject)
+                                      LIMIT 1) g
+                  WHERE w.learner_id = n.learner_id AND w.subject = n.subject);
 ANALYZE us_new;
 
 -- New witnesses for the pairs whose witness did not hold: a pair the
--- probe found gets the attempt found (earlier than D, so earlier than the
+-- probe found gets the instant found (earlier than D, so earlier than the
 -- witness it replaces, which did not hold: witnesses only move earlier); a
 -- pair new on D gets its first attempt of D. Counted as
 -- first_seen_written (a cache, not output: not rows_written), with the
 -- pairs that read the history as first_seen_probed.
 WITH fresh AS (
-    SELECT learner_id, subject, attempt_id, created_at
+    SELECT learner_id, subject, created_at
     FROM us_known
-    WHERE attempt_id IS NOT NULL          -- found by the probe (a verified pair has none)
+    WHERE created_at IS NOT NULL          -- found by the probe (a verified pair has none)
     UNION ALL
-    SELECT * FROM (SELECT DISTINCT ON (n.learner_id, n.subject) n.learner_id, n.subject, a.id, a.created_at
-                   FROM us_new n
-                   JOIN us_attempts a ON a.learner_id = n.learner_id AND (n.subject = '*' OR a.subject = n.subject)
-                   ORDER BY n.learner_id, n.subject, a.created_at, a.id) first_of_day
+    SELECT n.learner_id, n.subject, min(a.created_at)
+    FROM us_new n
+    JOIN us_attempts a ON a.learner_id = n.learner_id AND (n.subject = '*' OR a.subject = n.subject)
+    GROUP BY n.learner_id, n.subject
 ), put AS (
-    INSERT INTO batch.us_first_seen AS w (learner_id, subject, attempt_id, created_at)
-    SELECT learner_id, subject, attempt_id, created_at FROM fresh
+    INSERT INTO batch.us_first_seen AS w (learner_id, subject, created_at)
+    SELECT learner_id, subject, created_at FROM fresh
     ON CONFLICT (learner_id, subject) DO UPDATE
-    SET attempt_id = EXCLUDED.attempt_id, created_at = EXCLUDED.created_at
-    WHERE (w.attempt_id, w.created_at) IS DISTINCT FROM (EXCLUDED.attempt_id, EXCLUDED.created_at)
+    SET created_at = EXCLUDED.created_at
+    WHERE w.created_at IS DISTINCT FROM EXCLUDED.created_at
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM put) AS first_seen_written,
