@@ -125,7 +125,12 @@ public struct Migrator: Sendable {
                 try await connection.query(record, values)
             }
         } catch let error as PostgresError {
-            throw BatchError(.jobFailed, "migration sql/\(migration.set.folder)/\(migration.name) failed and was rolled back: \(error)")
+            // A non-transactional file keeps the statements before the one
+            // that failed; each is written to be rerun (IF [NOT] EXISTS).
+            let outcome = migration.transactional
+                ? "failed and was rolled back"
+                : "failed (not recorded; its statements before the failing one stay applied and are safe to rerun: fix the cause and run migrate again)"
+            throw BatchError(.jobFailed, "migration sql/\(migration.set.folder)/\(migration.name) \(outcome): \(error)")
         }
     }
 

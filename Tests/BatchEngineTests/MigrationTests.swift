@@ -65,6 +65,49 @@ struct MigrationTests {
         }
     }
 
+    @Test("0017 refuses an index of its name that is not its own, leaves the old index and column until then, and a rerun completes it, granted to the batch role")
+    func usageStatsIndexRerun() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await db.connect()
+            try await c.run("""
+                DO $$ BEGIN
+                    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'studybuddy_batch') THEN
+                        CREATE ROLE studybuddy_batch NOLOGIN;
+                    END IF;
+                END $$;
+                """)
+            // As after 0016, with a DBA's index under 0017's name (or a failed build's).
+            try await c.run("""
+                DELETE FROM batch.schema_migrations WHERE migration_set = 'batch' AND version = 17;
+                DROP INDEX public.attempts_learner_good_idx;
+                CREATE INDEX attempts_learner_good_idx ON public.attempts (learner_id, created_at);
+                CREATE INDEX attempts_learner_created_idx ON public.attempts (learner_id, created_at);
+                ALTER TABLE batch.us_first_seen ADD COLUMN attempt_id uuid;
+                """)
+            func exists(_ sql: String) async throws -> Bool {
+                try await c.query("SELECT (\(sql)) AS x").first!.decode("x", as: Bool.self)
+            }
+            do {
+                _ = try await Migrator(logger: logger).migrate(on: c, withAppSchema: false)
+                Issue.record("an index that is not 0017's must be refused")
+            } catch let error as BatchError {
+                #expect(error.message.contains("0017_usage_stats_first_seen_index.sql failed (not recorded"), "\(error.message)")
+                #expect(error.message.contains("attempts_learner_good_idx is invalid or not the one migration 0017 builds"), "\(error.message)")
+            }
+            #expect(try await exists("to_regclass('public.attempts_learner_created_idx') IS NOT NULL"))
+            #expect(try await exists("EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'batch.us_first_seen'::regclass AND attname = 'attempt_id' AND NOT attisdropped)"))
+            // The hint's way out: drop it, migrate again.
+            try await c.run("DROP INDEX public.attempts_learner_good_idx")
+            let again = try await Migrator(logger: logger).migrate(on: c, withAppSchema: false)
+            #expect(again.applied == ["migrations/0017_usage_stats_first_seen_index.sql"])
+            #expect(try await exists("to_regclass('public.attempts_learner_created_idx') IS NULL"))
+            #expect(try await exists("NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'batch.us_first_seen'::regclass AND attname = 'attempt_id' AND NOT attisdropped)"))
+            #expect(try await exists("(SELECT indisvalid FROM pg_index WHERE indexrelid = 'public.attempts_learner_good_idx'::regclass)"))
+            #expect(try await exists("has_table_privilege('studybuddy_batch', 'batch.us_good_attempt_keys', 'SELECT')"))
+            try await Migrator.verifyCurrent(on: c)
+        }
+    }
+
     @Test("an applied file that changed afterwards is refused with a clear error")
     func checksumRefusal() async throws {
         try await TestPostgres.withDatabase { db in

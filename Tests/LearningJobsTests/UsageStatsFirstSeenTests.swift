@@ -242,6 +242,27 @@ struct UsageStatsFirstSeenTests {
             try await expectExact(c, d, "after attempts moved to another learner")
             #expect(((try await written(c, d))["*"] ?? 0) == newOverall + 1)
 
+            // 2d. At a known pair's witness instant, another attempt of the
+            // same learner in another subject is added, and the pair's own
+            // attempts at that instant turn into bad rows: the instant still
+            // shows the learner practised (for '*'), not that subject.
+            let shared = try await knownPair(c, ws, offset: 3)
+            try await c.query("""
+                INSERT INTO attempts (learner_id, question_id, session_id, attempt_no, context, correct, hint_used, time_sec, created_at)
+                SELECT w.learner_id, (SELECT min(id::text)::uuid FROM questions WHERE subject <> w.subject), NULL,
+                       1, 'practice', true, false, 7, w.created_at
+                FROM batch.us_first_seen w WHERE w.learner_id = $1::uuid AND w.subject = $2
+                """, [shared.learner, shared.subject])
+            try await c.query("""
+                UPDATE attempts a SET time_sec = -1 FROM questions q, batch.us_first_seen w
+                WHERE q.id = a.question_id AND q.subject = w.subject
+                  AND w.learner_id = $1::uuid AND w.subject = $2
+                  AND a.learner_id = w.learner_id AND a.created_at = w.created_at
+                """, [shared.learner, shared.subject])
+            rerun = try await runner.run(Self.job, d)
+            #expect((rerun.report?.counters?["first_seen_probed"] ?? 0) >= 1)
+            try await expectExact(c, d, "after a witness instant lost its subject's attempt")
+
             // 3. A learner new on D gets a late attempt stamped before D (an
             // offline sync): not new any more.
             let newcomer = try #require(try await c.query("""
@@ -375,6 +396,14 @@ struct UsageStatsFirstSeenTests {
                   AND g.subject = 'math' LIMIT 1
                 """).rows.map { try $0.decode("QUERY PLAN", as: String.self) }.joined(separator: "\n")
             #expect(plan.contains("Index Only Scan using attempts_learner_good_idx"), "\(plan)")
+            // With the visibility map set, it reads no heap page.
+            try await c.run("VACUUM public.attempts")
+            let analyzed = try await c.query("""
+                EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT count(*) FROM batch.us_good_attempt_keys g
+                WHERE g.learner_id = '00000000-0000-4000-8000-000000000001' AND g.created_at < '2026-11-21T00:00:00Z'
+                """).rows.map { try $0.decode("QUERY PLAN", as: String.self) }.joined(separator: "\n")
+            #expect(analyzed.contains("Index Only Scan using attempts_learner_good_idx"), "\(analyzed)")
+            #expect(analyzed.contains("Heap Fetches: 0"), "\(analyzed)")
         }
     }
 }

@@ -86,13 +86,24 @@ numbered AS (
     SELECT seq.*, row_number() OVER (PARTITION BY learner_id, subcategory ORDER BY recorded_date) AS n
     FROM seq
 ),
+-- The latest history row before D, per pair. The pair's mastery row is
+-- its newest history row (the anchor: update-anchors below keeps it so in
+-- every run, in the same transaction), so where the anchor is before D it
+-- is that row, read from a table of one row per pair, which update-anchors
+-- reads anyway; a probe of the history's primary key, whose pages spread
+-- with the history (BENCHMARKS.md, "Night round 6"), is left for the pairs
+-- without an anchor before D: new pairs, and reruns (anchor on or after D).
 before AS (
-    SELECT p.learner_id, p.subcategory, b.recorded_date AS prev_date, b.mastery_score AS prev_score
+    SELECT p.learner_id, p.subcategory,
+           CASE WHEN m.last_practiced_on < :day::date THEN m.last_practiced_on ELSE b.recorded_date END AS prev_date,
+           CASE WHEN m.last_practiced_on < :day::date THEN m.mastery_score ELSE b.mastery_score END AS prev_score
     FROM mu_pairs p
+    LEFT JOIN mastery m ON m.learner_id = p.learner_id AND m.subcategory = p.subcategory
     LEFT JOIN LATERAL (
         SELECT h.recorded_date, h.mastery_score
         FROM mastery_history h
-        WHERE h.learner_id = p.learner_id AND h.subcategory = p.subcategory
+        WHERE (m.last_practiced_on IS NULL OR m.last_practiced_on >= :day::date)
+          AND h.learner_id = p.learner_id AND h.subcategory = p.subcategory
           AND h.recorded_date < :day::date
         ORDER BY h.recorded_date DESC
         LIMIT 1

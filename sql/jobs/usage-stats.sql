@@ -53,14 +53,15 @@
 -- witness that does not hold only sends the pair to that probe, so the
 -- counts are exactly those of a from-scratch computation after late
 -- inserts, deletions, corrections and reruns alike, with nothing to
--- rebuild. Witnesses only move earlier, and a pair whose witness holds is
--- not written: a rerun, of dates in any order, writes nothing. Neither
--- probe reads the attempts heap where its visibility map is set (0017).
+-- rebuild. A witness that holds is not rewritten, and one that is replaced
+-- gets the earliest good attempt before D (or the pair's first of D): a
+-- rerun, of dates in any order, writes nothing. Neither probe reads the
+-- attempts heap where its visibility map is set (0017).
 
 -- step: read-activity
 -- The day's attempts, read once.
 CREATE TEMP TABLE us_attempts ON COMMIT DROP AS
-SELECT id, learner_id, session_id, subject, correct, time_sec, created_at, bad_reason
+SELECT learner_id, session_id, subject, correct, time_sec, created_at, bad_reason
 FROM batch.checked_attempts
 WHERE created_at >= :window_start::timestamptz
   AND created_at <  :window_end::timestamptz;
@@ -183,8 +184,8 @@ WHERE NOT EXISTS (SELECT 1
 ANALYZE us_new;
 
 -- New witnesses for the pairs whose witness did not hold: a pair the
--- probe found gets the instant found (earlier than D, so earlier than the
--- witness it replaces, which did not hold: witnesses only move earlier); a
+-- probe found gets the instant found (its earliest good attempt before D:
+-- after a rerun of an older date, earlier than the witness it replaces); a
 -- pair new on D gets its first attempt of D. Counted as
 -- first_seen_written (a cache, not output: not rows_written), with the
 -- pairs that read the history as first_seen_probed.
