@@ -45,6 +45,16 @@ struct PipelineTests {
             "session_analytics": "SELECT (to_jsonb(t) - 'computed_at')::text FROM session_analytics t",
             "daily_usage": "SELECT * FROM daily_usage",
             "sessions": "SELECT id, ended_at, duration_sec, end_reason FROM sessions",
+            // mastery-update reads a pair's previous value from its anchor:
+            // the mastery row must be its newest history row (none without).
+            "anchor_mismatches": """
+                SELECT m.learner_id, m.subcategory, h.learner_id AS h_learner
+                FROM mastery m
+                FULL JOIN (SELECT DISTINCT ON (learner_id, subcategory) learner_id, subcategory, recorded_date, mastery_score
+                           FROM mastery_history ORDER BY learner_id, subcategory, recorded_date DESC) h
+                  ON h.learner_id = m.learner_id AND h.subcategory = m.subcategory
+                WHERE (m.mastery_score, m.last_practiced_on) IS DISTINCT FROM (h.mastery_score, h.recorded_date)
+                """,
         ]
         var result: [String: [String]] = [:]
         for (table, sql) in queries {
@@ -65,6 +75,7 @@ struct PipelineTests {
             return try await contents(c)
         }
         #expect(inOrder["mastery_history"]?.isEmpty == false)
+        #expect(inOrder["anchor_mismatches"] == [])
         #expect(inOrder["plan_units"]?.isEmpty == false)
         #expect(inOrder["session_analytics"]?.isEmpty == false)
         #expect(inOrder["daily_usage"]?.isEmpty == false)
