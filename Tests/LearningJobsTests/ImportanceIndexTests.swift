@@ -7,8 +7,10 @@ import Testing
 
 /// importance-index on small hand-computed cases (computations.md,
 /// "importance-index"; interface.md for kept plans). Inputs are written
-/// straight into mastery_history and subcategory_stats; expected doubles
-/// are computed in Swift with the spec's operation order.
+/// straight into mastery_history and subcategory_stats, and each run first
+/// puts the mastery anchors where mastery-update keeps them (the pair's
+/// newest history row; the job reads the latest row up to D from there);
+/// expected doubles are computed in Swift with the spec's operation order.
 @Suite("importance-index")
 struct ImportanceIndexTests {
     static let job = "importance-index"
@@ -100,9 +102,32 @@ struct ImportanceIndexTests {
         }
     }
 
+    /// The mastery rows as mastery-update leaves them beside its history:
+    /// one per pair with history, its newest row's score and date (README,
+    /// "mastery and mastery_history go together").
+    func syncAnchors(_ db: TestDatabase) async throws {
+        let c = try await db.connect()
+        try await c.query("""
+            DELETE FROM mastery m
+            WHERE NOT EXISTS (SELECT 1 FROM mastery_history h
+                              WHERE h.learner_id = m.learner_id AND h.subcategory = m.subcategory)
+            """)
+        try await c.query("""
+            INSERT INTO mastery AS m (learner_id, subcategory, mastery_score, last_practiced_on, current_score,
+                                      decayed_at, updated_at)
+            SELECT DISTINCT ON (learner_id, subcategory) learner_id, subcategory, mastery_score, recorded_date,
+                   mastery_score, recorded_date + 1, recorded_date + 1
+            FROM mastery_history
+            ORDER BY learner_id, subcategory, recorded_date DESC
+            ON CONFLICT (learner_id, subcategory) DO UPDATE
+            SET mastery_score = EXCLUDED.mastery_score, last_practiced_on = EXCLUDED.last_practiced_on
+            """)
+    }
+
     @discardableResult
     func run(_ db: TestDatabase, _ day: LocalDate = Self.day, now: Date = Self.beforePlanDay,
              config: BatchConfig = BatchConfig()) async throws -> RunOutcome {
+        try await syncAnchors(db)
         let outcome = try await TestRunner(database: db, config: config, now: now).run(Self.job, day)
         #expect(outcome.status == .succeeded)
         return outcome
@@ -142,6 +167,26 @@ struct ImportanceIndexTests {
             config.importance.activeDays = 31
             try await run(db, config: config)
             #expect(try await index(c).map(\.sub).sorted() == ["a", "b", "d", "e"])
+        }
+    }
+
+    @Test("a pair whose anchor is after D (an older D): its latest history row up to D counts, read from the history")
+    func anchorAfterDay() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await db.connect()
+            try await Fixture(c).learner(1)
+            try await history(c, "a", "2026-11-10", 0.4)
+            try await history(c, "a", "2026-11-25", 0.9)  // the anchor, after D
+            try await history(c, "b", "2026-11-20", 0.5)
+            try await history(c, "c", "2026-10-01", 0.7)
+            try await history(c, "c", "2026-11-22", 0.7)  // after D; its row up to D is 50 days old: out
+            try await run(db)
+            let a = Self.ref(0.4, days: 10), b = Self.ref(0.5, days: 0)
+            #expect(a.w > b.w)
+            #expect(try await index(c) == [row("a", a, rank: 1), row("b", b, rank: 2)])
+            let units = Self.split(20, [a.w, b.w])
+            #expect(try await plan(c) == [PlanRow(sub: "a", questions: units[0], rank: 1, importance: a.importance),
+                                          PlanRow(sub: "b", questions: units[1], rank: 2, importance: b.importance)])
         }
     }
 

@@ -20,14 +20,41 @@
 --   importance = w_gap * gap + w_due * due + w_impact * li_norm
 -- Ranked per learner by w = floor(importance * 1e12 + 0.5) descending,
 -- ties by S ascending (COLLATE "C").
+--
+-- The latest history row comes from the pair's mastery row where it can:
+-- the mastery row is the pair's newest history row (mastery-update's
+-- anchor, kept so in the same transaction as the history; README,
+-- "mastery and mastery_history go together"), so for a pair whose anchor
+-- is on or before D it is that row: one scan of a table of one row per
+-- pair instead of a sort of the last :active_days days of history for
+-- DISTINCT ON (at M 0.20 s against 0.60-0.66 s; BENCHMARKS.md, "Night
+-- round 8"). A pair whose anchor is after D (a rerun of an older date)
+-- probes its history backwards. Whether any history lies after D is one
+-- probe of mastery_history_date_idx, bound as :history_later, so on the
+-- usual night (none) the second branch is planned away.
+SELECT coalesce(max(recorded_date) > :day::date, false)::text AS bind_history_later
+FROM mastery_history;
+
 CREATE TEMP TABLE ii_score ON COMMIT DROP AS
 WITH latest AS (
-    SELECT DISTINCT ON (learner_id, subcategory)
-           learner_id, subcategory, recorded_date, mastery_score
-    FROM mastery_history
-    WHERE recorded_date <= :day::date
-      AND recorded_date >  :day::date - :active_days::int
-    ORDER BY learner_id, subcategory, recorded_date DESC
+    SELECT m.learner_id, m.subcategory, m.last_practiced_on AS recorded_date, m.mastery_score
+    FROM mastery m
+    WHERE m.last_practiced_on <= :day::date
+      AND m.last_practiced_on >  :day::date - :active_days::int
+    UNION ALL
+    SELECT m.learner_id, m.subcategory, h.recorded_date, h.mastery_score
+    FROM mastery m
+    CROSS JOIN LATERAL (
+        SELECT h.recorded_date, h.mastery_score
+        FROM mastery_history h
+        WHERE h.learner_id = m.learner_id AND h.subcategory = m.subcategory
+          AND h.recorded_date <= :day::date
+        ORDER BY h.recorded_date DESC
+        LIMIT 1
+    ) h
+    WHERE :history_later::boolean
+      AND m.last_practiced_on > :day::date
+      AND h.recorded_date > :day::date - :active_days::int
 ),
 max_li AS (
     SELECT max(learning_impact) AS max_li FROM subcategory_stats
@@ -171,23 +198,36 @@ SELECT max(as_of) IS NULL OR :day::date >= max(as_of) AS newest,
        coalesce(max(as_of) = :day::date, false) AS rerun
 FROM importance_index;
 
-INSERT INTO importance_index AS t
-       (learner_id, subcategory, as_of, importance, gap, due, li_norm, rank)
-SELECT learner_id, subcategory, :day::date, importance, gap, due, li_norm, rank
-FROM ii_score
-WHERE (SELECT newest FROM ii_newest)
-ON CONFLICT (learner_id, subcategory) DO UPDATE
-SET as_of      = EXCLUDED.as_of,
-    importance = EXCLUDED.importance,
-    gap        = EXCLUDED.gap,
-    due        = EXCLUDED.due,
-    li_norm    = EXCLUDED.li_norm,
-    rank       = EXCLUDED.rank
-WHERE (t.as_of, t.importance, t.gap, t.due, t.li_norm, t.rank)
-      IS DISTINCT FROM
-      (EXCLUDED.as_of, EXCLUDED.importance, EXCLUDED.gap, EXCLUDED.due, EXCLUDED.li_norm, EXCLUDED.rank);
+-- One MERGE rather than INSERT ... ON CONFLICT DO UPDATE: every row's
+-- as_of moves each night, so every stored pair is updated, and the upsert
+-- first locks each conflicting row (a second write per row) before
+-- updating it; MERGE joins the two tables once (a hash join) and updates.
+-- write-index 1.52-1.86 s against 2.22-3.02 s for the 698,620 rows of M
+-- (BENCHMARKS.md, "Night round 8"). MERGE raises a unique violation where
+-- a concurrent transaction inserts the same pair; only this job writes the
+-- table, under its lock. ii_score is analyzed first: a temp table has no
+-- statistics, and the join is planned from them.
+ANALYZE ii_score;
 
--- Pairs no longer eligible. After the upsert every eligible pair has
+MERGE INTO importance_index t
+USING (SELECT learner_id, subcategory, importance, gap, due, li_norm, rank
+       FROM ii_score
+       WHERE (SELECT newest FROM ii_newest)) s
+   ON t.learner_id = s.learner_id AND t.subcategory = s.subcategory
+WHEN MATCHED AND (t.as_of, t.importance, t.gap, t.due, t.li_norm, t.rank)
+                 IS DISTINCT FROM
+                 (:day::date, s.importance, s.gap, s.due, s.li_norm, s.rank) THEN
+    UPDATE SET as_of      = :day::date,
+               importance = s.importance,
+               gap        = s.gap,
+               due        = s.due,
+               li_norm    = s.li_norm,
+               rank       = s.rank
+WHEN NOT MATCHED THEN
+    INSERT (learner_id, subcategory, as_of, importance, gap, due, li_norm, rank)
+    VALUES (s.learner_id, s.subcategory, :day::date, s.importance, s.gap, s.due, s.li_norm, s.rank);
+
+-- Pairs no longer eligible. After the MERGE every eligible pair has
 -- as_of = D (a row with an older as_of differed in as_of, so it was
 -- rewritten): a row with an older as_of is one no longer eligible, found by
 -- a scan instead of an anti-join of the whole table against ii_score (about
