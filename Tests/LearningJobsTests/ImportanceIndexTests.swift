@@ -170,23 +170,28 @@ struct ImportanceIndexTests {
         }
     }
 
-    @Test("a pair whose anchor is after D (an older D): its latest history row up to D counts, read from the history")
+    @Test("a pair whose anchor is after D (an older D): its latest history row up to D counts, read from the history (29 days in, 30 out)")
     func anchorAfterDay() async throws {
         try await TestPostgres.withDatabase { db in
             let c = try await db.connect()
             try await Fixture(c).learner(1)
             try await history(c, "a", "2026-11-10", 0.4)
             try await history(c, "a", "2026-11-25", 0.9)  // the anchor, after D
-            try await history(c, "b", "2026-11-20", 0.5)
+            try await history(c, "b", "2026-11-20", 0.5)  // anchor on D
             try await history(c, "c", "2026-10-01", 0.7)
             try await history(c, "c", "2026-11-22", 0.7)  // after D; its row up to D is 50 days old: out
+            try await history(c, "d", "2026-10-22", 0.2)  // D - D' = 29: in
+            try await history(c, "d", "2026-11-23", 0.9)
+            try await history(c, "e", "2026-10-21", 0.2)  // D - D' = 30: out
+            try await history(c, "e", "2026-11-23", 0.9)
             try await run(db)
-            let a = Self.ref(0.4, days: 10), b = Self.ref(0.5, days: 0)
-            #expect(a.w > b.w)
-            #expect(try await index(c) == [row("a", a, rank: 1), row("b", b, rank: 2)])
-            let units = Self.split(20, [a.w, b.w])
-            #expect(try await plan(c) == [PlanRow(sub: "a", questions: units[0], rank: 1, importance: a.importance),
-                                          PlanRow(sub: "b", questions: units[1], rank: 2, importance: b.importance)])
+            let a = Self.ref(0.4, days: 10), b = Self.ref(0.5, days: 0), d = Self.ref(0.2, days: 29)
+            #expect(d.w > a.w && a.w > b.w)
+            #expect(try await index(c) == [row("d", d, rank: 1), row("a", a, rank: 2), row("b", b, rank: 3)])
+            let units = Self.split(20, [d.w, a.w, b.w])
+            #expect(try await plan(c) == [PlanRow(sub: "d", questions: units[0], rank: 1, importance: d.importance),
+                                          PlanRow(sub: "a", questions: units[1], rank: 2, importance: a.importance),
+                                          PlanRow(sub: "b", questions: units[2], rank: 3, importance: b.importance)])
         }
     }
 

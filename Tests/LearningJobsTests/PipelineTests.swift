@@ -45,8 +45,9 @@ struct PipelineTests {
             "session_analytics": "SELECT (to_jsonb(t) - 'computed_at')::text FROM session_analytics t",
             "daily_usage": "SELECT * FROM daily_usage",
             "sessions": "SELECT id, ended_at, duration_sec, end_reason FROM sessions",
-            // mastery-update reads a pair's previous value from its anchor:
-            // the mastery row must be its newest history row (none without).
+            // mastery-update reads a pair's previous value from its anchor,
+            // importance-index its latest history row up to D: the mastery
+            // row must be its newest history row (none without).
             "anchor_mismatches": """
                 SELECT m.learner_id, m.subcategory, h.learner_id AS h_learner
                 FROM mastery m

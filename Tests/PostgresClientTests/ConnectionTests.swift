@@ -84,6 +84,24 @@ struct ConnectionTests {
         }
     }
 
+    @Test("affected rows: INSERT, UPDATE, DELETE and MERGE count the rows they wrote (a MERGE row that matches no action is not counted)")
+    func affectedRows() async throws {
+        try await TestPostgres.withDatabase { db in
+            let c = try await db.connect()
+            try await c.query("CREATE TABLE t (k int PRIMARY KEY, v int NOT NULL)")
+            #expect(try await c.query("INSERT INTO t VALUES (1, 1), (2, 2), (3, 3)").affectedRows == 3)
+            #expect(try await c.query("UPDATE t SET v = v + 1 WHERE k > 1").affectedRows == 2)
+            let merge = try await c.query("""
+                MERGE INTO t USING (VALUES (1, 1), (2, 9), (4, 4)) s (k, v) ON t.k = s.k
+                WHEN MATCHED AND t.v IS DISTINCT FROM s.v THEN UPDATE SET v = s.v
+                WHEN NOT MATCHED THEN INSERT (k, v) VALUES (s.k, s.v)
+                """)
+            #expect(merge.commandTag == "MERGE 2")
+            #expect(merge.affectedRows == 2)
+            #expect(try await c.query("DELETE FROM t WHERE k >= 3").affectedRows == 2)
+        }
+    }
+
     @Test("a constraint violation keeps SQLSTATE, message and detail")
     func sqlState() async throws {
         try await TestPostgres.withDatabase { db in

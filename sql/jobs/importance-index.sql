@@ -30,11 +30,10 @@
 -- DISTINCT ON (at M 0.20 s against 0.60-0.66 s; BENCHMARKS.md, "Night
 -- round 8"). A pair whose anchor is after D (a rerun of an older date)
 -- probes its history backwards. Whether any history lies after D is one
--- probe of mastery_history_date_idx, bound as :history_later, so on the
--- usual night (none) the second branch is planned away.
-SELECT coalesce(max(recorded_date) > :day::date, false)::text AS bind_history_later
-FROM mastery_history;
-
+-- probe of mastery_history_date_idx, an InitPlan in the same statement (so
+-- the same snapshot as the anchors: a mastery-update for a later date that
+-- commits meanwhile cannot move anchors past D unseen); on the usual night
+-- (none) it is false and the second branch never runs.
 CREATE TEMP TABLE ii_score ON COMMIT DROP AS
 WITH latest AS (
     SELECT m.learner_id, m.subcategory, m.last_practiced_on AS recorded_date, m.mastery_score
@@ -52,7 +51,7 @@ WITH latest AS (
         ORDER BY h.recorded_date DESC
         LIMIT 1
     ) h
-    WHERE :history_later::boolean
+    WHERE (SELECT coalesce(max(recorded_date) > :day::date, false) FROM mastery_history)
       AND m.last_practiced_on > :day::date
       AND h.recorded_date > :day::date - :active_days::int
 ),
@@ -202,8 +201,10 @@ FROM importance_index;
 -- as_of moves each night, so every stored pair is updated, and the upsert
 -- first locks each conflicting row (a second write per row) before
 -- updating it; MERGE joins the two tables once (a hash join) and updates.
--- write-index 1.52-1.86 s against 2.22-3.02 s for the 698,620 rows of M
--- (BENCHMARKS.md, "Night round 8"). MERGE raises a unique violation where
+-- write-index 1,518-1,861 ms against 2,224-3,018 ms for the 698,620 rows
+-- of M (BENCHMARKS.md, "Night round 8"). Its rows written are MERGE's
+-- command tag count (rows updated or inserted; an unchanged row matches
+-- no action and is not counted). MERGE raises a unique violation where
 -- a concurrent transaction inserts the same pair; only this job writes the
 -- table, under its lock. ii_score is analyzed first: a temp table has no
 -- statistics, and the join is planned from them.
