@@ -272,21 +272,8 @@ public final class Connection: @unchecked Sendable {
         }
         let tag = String(cString: PQcmdStatus(result))
         let tuples = String(cString: PQcmdTuples(result))
-        // The count from the tag itself where libpq gives none: a libpq older
-        // than 15 does not know MERGE's tag ("MERGE n"), and importance-index
-        // counts its writes from it.
-        let affected = Int(tuples) ?? Self.tagCount(tag) ?? rowCount
+        let affected = Int(tuples) ?? rowCount
         return QueryResult(columns: columns, columnTypes: types, rows: rows, commandTag: tag, affectedRows: affected)
-    }
-
-    /// The row count a command tag ends with ("MERGE 12", "INSERT 0 3"), for
-    /// the verbs that carry one; nil for others ("CREATE TABLE AS"'s is
-    /// "SELECT n", which libpq counts itself).
-    static func tagCount(_ tag: String) -> Int? {
-        let words = tag.split(separator: " ")
-        guard let verb = words.first, ["INSERT", "UPDATE", "DELETE", "MERGE"].contains(verb),
-              words.count >= 2, let last = words.last else { return nil }
-        return Int(last)
     }
 
     static func firstLine(_ sql: String) -> String {
