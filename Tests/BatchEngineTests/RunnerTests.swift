@@ -78,7 +78,12 @@ struct RunnerTests {
             let task = Task { try await runner.run("probe-slow", .d("2026-11-20")) }
             let observer = try await db.connect()
             var seen: (String, String)?
-            for _ in 0..<40 {
+            // Up to 10 s for the run to show (2 s before): a clean clone's
+            // make test once failed here while other suites migrated their
+            // databases on both cores, most likely before the run had shown
+            // (the message now says what was seen). The loop stops at the
+            // first sight, well inside the job's 1.5 s sleep.
+            for _ in 0..<200 {
                 try await Task.sleep(for: .milliseconds(50))
                 if let row = try await observer.query("""
                     SELECT r.status, s.status AS step FROM batch.job_runs r JOIN batch.job_run_steps s ON s.run_id = r.id
@@ -88,7 +93,7 @@ struct RunnerTests {
                     break
                 }
             }
-            #expect(seen?.0 == "running" && seen?.1 == "running")
+            #expect(seen?.0 == "running" && seen?.1 == "running", "seen: \(String(describing: seen))")
             let outcome = try await task.value
             #expect(outcome.status == .succeeded)
             let row = try await observer.query("SELECT status, duration_ms, rows_written, finished_at IS NOT NULL AS done, report->>'status' AS rs FROM batch.job_runs").first!
