@@ -205,7 +205,12 @@ FROM sa_agg;
 -- attempts, the one whose accuracy c/n is closest to :target_accuracy,
 -- compared exactly in numeric by cross-multiplication
 -- (|c1 - t n1| * n2 vs |c2 - t n2| * n1), ties to the easier band. The
--- three bands' counts come from sa_agg (one row per session).
+-- three bands' counts come from sa_agg (one row per session). A band wins
+-- when it has enough attempts and no other band that has is strictly closer
+-- or as close and easier: one CASE over the three bands' distances (until
+-- 2026-12-02 a subquery over a VALUES list per session, 55 ms of the step's
+-- 61 at S with 300 days; the same answer on every combination of up to 7
+-- attempts per band, BENCHMARKS.md "Night round 9").
 CREATE TEMP TABLE sa_result ON COMMIT DROP AS
 SELECT s.id AS session_id,
        coalesce(g.questions_attempted, 0)                        AS questions_attempted,
@@ -225,29 +230,34 @@ SELECT s.id AS session_id,
        coalesce(g.concept_switches, 0)                           AS concept_switches,
        coalesce(g.active_seconds, 0)::bigint                     AS active_seconds,
        g.attention_span_minutes,
-       (WITH bands (band, n, c) AS (
-            -- the bands the session has enough attempts in
-            SELECT * FROM (VALUES (0, g.easy::numeric,   g.easy_correct::numeric),
-                                  (1, g.medium::numeric, g.medium_correct::numeric),
-                                  (2, g.hard::numeric,   g.hard_correct::numeric)) v (band, n, c)
-            WHERE v.n > 0 AND v.n >= :band_min_attempts::numeric
-        )
-        SELECT CASE b.band WHEN 0 THEN 'easy' WHEN 1 THEN 'medium' ELSE 'hard' END
-        FROM bands b
-        WHERE NOT EXISTS (
-            SELECT 1
-            FROM bands o
-            WHERE o.band <> b.band
-              AND (abs(o.c - :target_accuracy::numeric * o.n) * b.n < abs(b.c - :target_accuracy::numeric * b.n) * o.n
-                   OR (abs(o.c - :target_accuracy::numeric * o.n) * b.n = abs(b.c - :target_accuracy::numeric * b.n) * o.n
-                       AND o.band < b.band))))                  AS optimal_difficulty_range,
+       CASE WHEN b.easy_ok
+                 AND (NOT b.medium_ok OR b.d_easy * g.medium <= b.d_medium * g.easy)
+                 AND (NOT b.hard_ok OR b.d_easy * g.hard <= b.d_hard * g.easy)     THEN 'easy'
+            WHEN b.medium_ok
+                 AND (NOT b.easy_ok OR b.d_medium * g.easy < b.d_easy * g.medium)
+                 AND (NOT b.hard_ok OR b.d_medium * g.hard <= b.d_hard * g.medium) THEN 'medium'
+            WHEN b.hard_ok
+                 AND (NOT b.easy_ok OR b.d_hard * g.easy < b.d_easy * g.hard)
+                 AND (NOT b.medium_ok OR b.d_hard * g.medium < b.d_medium * g.hard) THEN 'hard'
+       END                                                       AS optimal_difficulty_range,
        CASE WHEN g.active_seconds >= :velocity_min_active::bigint
              AND g.active_seconds > 0
              AND g.questions_attempted >= :velocity_min_attempts::int
             THEN g.questions_correct::float8 / (g.active_seconds::float8 / 3600.0::float8)
        END                                                       AS learning_velocity
 FROM sa_sessions s
-LEFT JOIN sa_agg g ON g.session_id = s.id;
+LEFT JOIN sa_agg g ON g.session_id = s.id
+-- Per band: enough attempts (at least :band_min_attempts, and some), and
+-- the distance |c - target * n| in numeric (exact for these inputs). All
+-- NULL for a session without attempts that count: no band.
+CROSS JOIN LATERAL (
+    SELECT g.easy > 0   AND g.easy >= :band_min_attempts::numeric   AS easy_ok,
+           g.medium > 0 AND g.medium >= :band_min_attempts::numeric AS medium_ok,
+           g.hard > 0   AND g.hard >= :band_min_attempts::numeric   AS hard_ok,
+           abs(g.easy_correct - :target_accuracy::numeric * g.easy)     AS d_easy,
+           abs(g.medium_correct - :target_accuracy::numeric * g.medium) AS d_medium,
+           abs(g.hard_correct - :target_accuracy::numeric * g.hard)     AS d_hard
+) b;
 
 -- step: write-analytics
 -- Upsert; a row changes only when a value or its as_of differs, and gets
